@@ -1,0 +1,245 @@
+"""A chain backend over any standard Ethereum JSON-RPC node (anvil, Hyperledger Besu, ...)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any, cast
+
+import requests
+from eth_utils import to_checksum_address
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.providers.rpc import HTTPProvider
+
+from ipchain.chain.base import BlockInfo, ChainBackend, LogEntry, Receipt
+from ipchain.errors import (
+    ChainError,
+    ChainMismatchError,
+    ChainUnavailableError,
+    ContractRevertError,
+    ReceiptTimeoutError,
+    TransactionRejectedError,
+)
+
+# Receipts are polled, not pushed: HTTP is the one transport every node (and Besu behind a
+# firewall) offers. The interval keeps latency low without flooding the node.
+_POLL_INTERVAL_SECONDS = 0.02
+
+
+def _log_from_rpc(raw: Any) -> LogEntry:
+    return LogEntry(
+        address=to_checksum_address(raw["address"]),
+        topics=tuple(bytes(HexBytes(topic)) for topic in raw["topics"]),
+        data=bytes(HexBytes(raw["data"])),
+        block_number=int(raw["blockNumber"], 16),
+        block_hash=bytes(HexBytes(raw["blockHash"])),
+        transaction_hash=bytes(HexBytes(raw["transactionHash"])),
+        transaction_index=int(raw["transactionIndex"], 16),
+        log_index=int(raw["logIndex"], 16),
+    )
+
+
+class RpcChain(ChainBackend):
+    """A JSON-RPC node reached over HTTP.
+
+    Construct with :meth:`connect`, which checks the node answers and, when ``expected_chain_id``
+    is given, that it is the expected chain. Hot paths speak JSON-RPC directly over one pooled
+    HTTP session (batch requests included); :attr:`web3` is there for everything else.
+    """
+
+    def __init__(self, url: str, session: requests.Session, chain_id: int, timeout: float) -> None:
+        self.url = url
+        self._session = session
+        self._chain_id = chain_id
+        self._timeout = timeout
+        self._web3: Web3 | None = None
+        self._request_id = 0
+
+    @classmethod
+    def connect(
+        cls, url: str, *, expected_chain_id: int | None = None, timeout: float = 30.0
+    ) -> RpcChain:
+        """Connect to ``url``; raise :class:`ChainUnavailableError` if it does not answer."""
+        chain = cls(url, requests.Session(), 0, timeout)
+        try:
+            chain._chain_id = int(chain._rpc("eth_chainId", []), 16)
+        except ChainError as error:
+            chain.close()
+            if isinstance(error, ChainUnavailableError):
+                raise
+            raise ChainUnavailableError(
+                f"{url} is not an Ethereum JSON-RPC node ({error})"
+            ) from None
+        if expected_chain_id is not None and chain._chain_id != expected_chain_id:
+            chain.close()
+            raise ChainMismatchError(
+                f"JSON-RPC node at {url} is chain id {chain._chain_id}, expected {expected_chain_id}"
+            )
+        return chain
+
+    @property
+    def web3(self) -> Web3:
+        """A web3 instance on the same node (for node-specific calls such as anvil_* in tests)."""
+        if self._web3 is None:
+            self._web3 = Web3(HTTPProvider(self.url, request_kwargs={"timeout": self._timeout}))
+        return self._web3
+
+    @property
+    def chain_id(self) -> int:
+        return self._chain_id
+
+    def _post(self, payload: Any) -> Any:
+        try:
+            reply = self._session.post(self.url, json=payload, timeout=self._timeout)
+            reply.raise_for_status()
+            return reply.json()
+        except (requests.RequestException, ValueError) as error:
+            raise ChainUnavailableError(
+                f"JSON-RPC node at {self.url} does not answer ({type(error).__name__})"
+            ) from None
+
+    def _rpc(self, method: str, params: list[Any]) -> Any:
+        self._request_id += 1
+        response = self._post(
+            {"jsonrpc": "2.0", "id": self._request_id, "method": method, "params": params}
+        )
+        if not isinstance(response, dict):
+            raise ChainError(f"{method}: malformed JSON-RPC response")
+        if "error" in response:
+            error = response["error"]
+            if method == "eth_call" and isinstance(error, dict) and "data" in error:
+                data = error["data"]
+                revert = bytes(HexBytes(data)) if isinstance(data, str) else b""
+                raise ContractRevertError(
+                    f"call reverted: {error.get('message', '')}", args=(revert,)
+                )
+            message = error.get("message", str(error)) if isinstance(error, dict) else str(error)
+            raise ChainError(f"{method} failed: {message}")
+        return response["result"]
+
+    def request(self, method: str, params: list[Any]) -> Any:
+        """Any JSON-RPC method (e.g. ``anvil_setBalance`` in dev set-ups)."""
+        return self._rpc(method, params)
+
+    def block_number(self) -> int:
+        return int(self._rpc("eth_blockNumber", []), 16)
+
+    def get_block(self, number: int) -> BlockInfo:
+        raw = self._rpc("eth_getBlockByNumber", [hex(number), False])
+        if raw is None:
+            raise ChainError(f"block {number} does not exist")
+        return BlockInfo(
+            number=int(raw["number"], 16),
+            hash=bytes(HexBytes(raw["hash"])),
+            parent_hash=bytes(HexBytes(raw["parentHash"])),
+            timestamp=int(raw["timestamp"], 16),
+            transaction_hashes=tuple(bytes(HexBytes(h)) for h in raw["transactions"]),
+        )
+
+    def get_nonce(self, address: str) -> int:
+        return int(self._rpc("eth_getTransactionCount", [address, "pending"]), 16)
+
+    def get_balance(self, address: str) -> int:
+        return int(self._rpc("eth_getBalance", [address, "latest"]), 16)
+
+    def get_code(self, address: str, block_number: int | None = None) -> bytes:
+        block = "latest" if block_number is None else hex(block_number)
+        return bytes(HexBytes(self._rpc("eth_getCode", [address, block])))
+
+    def call(
+        self, to: str, data: bytes, *, sender: str | None = None, block_number: int | None = None
+    ) -> bytes:
+        transaction: dict[str, Any] = {"to": to, "data": "0x" + data.hex()}
+        if sender is not None:
+            transaction["from"] = sender
+        block = "latest" if block_number is None else hex(block_number)
+        return bytes(HexBytes(self._rpc("eth_call", [transaction, block])))
+
+    def send_raw_transactions(self, raw_transactions: Sequence[bytes]) -> list[bytes]:
+        if not raw_transactions:
+            return []
+        # One HTTP round trip for the whole batch (a JSON-RPC batch request): with many
+        # transactions in flight this keeps submission off the critical path.
+        payload = [
+            {
+                "jsonrpc": "2.0",
+                "id": index,
+                "method": "eth_sendRawTransaction",
+                "params": ["0x" + raw.hex()],
+            }
+            for index, raw in enumerate(raw_transactions)
+        ]
+        responses = self._post(payload)
+        if not isinstance(responses, list):
+            error = responses.get("error", responses) if isinstance(responses, dict) else responses
+            raise TransactionRejectedError(f"node rejected the batch: {error}")
+        hashes: list[bytes] = []
+        for response in sorted(responses, key=lambda item: int(item["id"])):
+            if "error" in response:
+                message = response["error"].get("message", str(response["error"]))
+                raise TransactionRejectedError(f"node rejected transaction: {message}")
+            hashes.append(bytes(HexBytes(response["result"])))
+        return hashes
+
+    def get_receipt(self, transaction_hash: bytes) -> Receipt | None:
+        raw = self._rpc("eth_getTransactionReceipt", ["0x" + transaction_hash.hex()])
+        if raw is None or raw.get("blockNumber") is None:
+            return None
+        contract_address = raw.get("contractAddress")
+        return Receipt(
+            transaction_hash=bytes(HexBytes(raw["transactionHash"])),
+            block_number=int(raw["blockNumber"], 16),
+            block_hash=bytes(HexBytes(raw["blockHash"])),
+            status=int(raw["status"], 16),
+            gas_used=int(raw["gasUsed"], 16),
+            logs=tuple(_log_from_rpc(log) for log in raw["logs"]),
+            revert_data=None,
+            contract_address=to_checksum_address(contract_address) if contract_address else None,
+        )
+
+    def wait_for_receipts(
+        self, transaction_hashes: Sequence[bytes], timeout: float = 120.0
+    ) -> list[Receipt]:
+        deadline = time.monotonic() + timeout
+        found: dict[bytes, Receipt] = {}
+        pending = list(transaction_hashes)
+        while pending:
+            still_pending = []
+            for transaction_hash in pending:
+                receipt = self.get_receipt(transaction_hash)
+                if receipt is None:
+                    still_pending.append(transaction_hash)
+                else:
+                    found[transaction_hash] = receipt
+            pending = still_pending
+            if pending:
+                if time.monotonic() > deadline:
+                    raise ReceiptTimeoutError(
+                        f"{len(pending)} transaction(s) not mined after {timeout:.0f} s, "
+                        f"first 0x{pending[0].hex()}"
+                    )
+                time.sleep(_POLL_INTERVAL_SECONDS)
+        return [found[transaction_hash] for transaction_hash in transaction_hashes]
+
+    def get_logs(
+        self,
+        *,
+        address: str | Sequence[str],
+        from_block: int,
+        to_block: int,
+        topics: Sequence[bytes | None] | None = None,
+    ) -> list[LogEntry]:
+        addresses = [address] if isinstance(address, str) else list(address)
+        log_filter: dict[str, Any] = {
+            "address": addresses,
+            "fromBlock": hex(from_block),
+            "toBlock": hex(to_block),
+        }
+        if topics is not None:
+            log_filter["topics"] = [None if t is None else "0x" + t.hex() for t in topics]
+        raw_logs = self._rpc("eth_getLogs", [log_filter])
+        return [_log_from_rpc(raw) for raw in raw_logs]
+
+    def close(self) -> None:
+        self._session.close()

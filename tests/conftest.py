@@ -1,0 +1,116 @@
+"""Shared fixtures: chain backends (embedded and anvil) and a deployed demo consortium.
+
+Tests taking ``backend`` or ``consortium`` run once per backend: this is the backend
+conformance suite (web3.py style) — the same assertions against the embedded py-evm chain and a
+real JSON-RPC node.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+
+from ipchain.chain.anvil import AnvilNode, find_anvil_binary
+from ipchain.chain.base import ChainBackend
+from ipchain.contracts import Deployment, FoundingOffice, deploy_consortium
+from ipchain.keys import OfficeKey
+from ipchain.ledger import Ledger
+from ipchain.node import fund
+
+OFFICES = ("EM", "AU", "RU")
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def new_key() -> OfficeKey:
+    """A fresh random key (tests need no keystore)."""
+    return OfficeKey.from_private_key(bytes(Account.create().key))
+
+
+@pytest.fixture(scope="session")
+def anvil_binary() -> Path:
+    binary = find_anvil_binary()
+    if binary is None:
+        pytest.skip("anvil is not installed (run 'npm ci'; needs Node 20)")
+    return binary
+
+
+@pytest.fixture
+def anvil(anvil_binary: Path) -> Iterator[AnvilNode]:
+    node = AnvilNode.start()
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+def _open_backend(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> ChainBackend:
+    if kind == "embedded":
+        from ipchain.chain.embedded import EmbeddedChain
+
+        return EmbeddedChain.open(tmp_path / "chain")
+    node: AnvilNode = request.getfixturevalue("anvil")
+    from ipchain.chain.rpc import RpcChain
+
+    return RpcChain.connect(node.url)
+
+
+@pytest.fixture(params=["embedded", "anvil"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ChainBackend]:
+    chain = _open_backend(request.param, tmp_path, request)
+    try:
+        yield chain
+    finally:
+        chain.close()
+
+
+@dataclass
+class Consortium:
+    """A deployed consortium of three offices with their keys."""
+
+    backend: ChainBackend
+    deployment: Deployment
+    ledger: Ledger
+    admins: dict[str, OfficeKey]
+    signers: dict[str, OfficeKey]
+    outsider: OfficeKey
+
+
+def deploy_test_consortium(backend: ChainBackend, offices: tuple[str, ...] = OFFICES) -> Consortium:
+    deployer = new_key()
+    admins = {code: new_key() for code in offices}
+    signers = {code: new_key() for code in offices}
+    outsider = new_key()
+    accounts = [deployer, outsider, *admins.values(), *signers.values()]
+    fund(backend, [key.address for key in accounts])
+    founders = [
+        FoundingOffice(
+            code=code,
+            name=f"Office {code}",
+            admin=admins[code].address,
+            signers=(signers[code].address,),
+        )
+        for code in offices
+    ]
+    deployment = deploy_consortium(backend, deployer, founders, voting_period_seconds=3600)
+    return Consortium(
+        backend=backend,
+        deployment=deployment,
+        ledger=Ledger(backend, deployment),
+        admins=admins,
+        signers=signers,
+        outsider=outsider,
+    )
+
+
+@pytest.fixture
+def consortium(backend: ChainBackend) -> Consortium:
+    return deploy_test_consortium(backend)
+
+
+def postgres_url() -> str | None:
+    return os.environ.get("IPCHAIN_TEST_POSTGRES_URL")
