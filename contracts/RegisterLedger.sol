@@ -7,18 +7,23 @@ import {IOfficeRegistry} from "./IOfficeRegistry.sol";
 /// @notice Each record (key `{office}/{TM|DS}/{number}`, id `keccak256(key)`) has a history
 /// of entries forming a hash chain enforced here: an entry must name the record's current head
 /// as its `prevEntryHash`, so a history can neither fork nor be rewritten. The register event
-/// document itself stays off-chain; only its SHA-256 over RFC 8785 canonical bytes is anchored.
+/// document (RFC 8785 canonical JSON) travels with the entry and is published in its log, so
+/// every office's node and every auditor gets the data from the chain itself; the ledger checks
+/// it hashes (SHA-256) to the anchored document hash. An office may anchor the hash alone
+/// (empty document) for data it may not publish yet.
 contract RegisterLedger {
     /// @notice One register event to anchor.
     /// @param recordKey `{office}/{TM|DS}/{number}`; the office part must be the writer's code.
     /// @param eventCode ST.61/ST.87 key event code in ASCII, right-padded with zero bytes.
     /// @param documentHash SHA-256 of the event document's RFC 8785 canonical bytes.
     /// @param prevEntryHash The record's head entry hash (zero for its first event).
+    /// @param document The canonical document bytes, or empty to anchor the hash alone.
     struct Entry {
         string recordKey;
         bytes8 eventCode;
         bytes32 documentHash;
         bytes32 prevEntryHash;
+        bytes document;
     }
 
     /// @notice What the ledger keeps of an anchored entry (one storage slot).
@@ -46,7 +51,8 @@ contract RegisterLedger {
         bytes32 entryHash,
         bytes32 prevEntryHash,
         address signer,
-        string recordKey
+        string recordKey,
+        bytes document
     );
 
     error RegisterUnauthorizedOffice(address signer);
@@ -57,6 +63,7 @@ contract RegisterLedger {
     error RegisterInvalidEventCode(uint256 index, bytes8 eventCode);
     error RegisterStaleHead(uint256 index, bytes32 recordId, bytes32 head, bytes32 prevEntryHash);
     error RegisterEntryAlreadyRecorded(uint256 index, bytes32 entryHash);
+    error RegisterDocumentHashMismatch(uint256 index, bytes32 documentHash, bytes32 actualHash);
 
     /// @param officeRegistry The consortium's OfficeRegistry, asked who may write.
     constructor(IOfficeRegistry officeRegistry) {
@@ -114,6 +121,12 @@ contract RegisterLedger {
         _checkRecordKey(index, entry.recordKey, officeCode);
         if (entry.documentHash == bytes32(0)) revert RegisterZeroDocumentHash(index);
         if (entry.eventCode[0] == 0) revert RegisterInvalidEventCode(index, entry.eventCode);
+        if (entry.document.length > 0) {
+            bytes32 actual = sha256(entry.document);
+            if (actual != entry.documentHash) {
+                revert RegisterDocumentHashMismatch(index, entry.documentHash, actual);
+            }
+        }
 
         bytes32 recordId = keccak256(bytes(entry.recordKey));
         bytes32 head = _heads[recordId];
@@ -143,7 +156,8 @@ contract RegisterLedger {
             entryHash,
             head,
             msg.sender,
-            entry.recordKey
+            entry.recordKey,
+            entry.document
         );
     }
 

@@ -23,17 +23,16 @@ from ipchain.contracts import (
     load_interface,
     sign_transaction,
 )
-from ipchain.encoding import entry_hash, event_code_bytes8, record_id
+from ipchain.encoding import ZERO_HASH, entry_hash, event_code_bytes8, record_id
 from ipchain.errors import ChainError, InvalidInputError, VerificationError
 from ipchain.keys import OfficeKey
-
-ZERO_HASH = b"\0" * 32
 
 # Gas per transaction: a fixed part plus a per-entry part measured on first entries of new
 # records (two fresh storage slots, one log with the record key), with headroom. Explicit gas
 # avoids an estimation round trip per transaction (DESIGN §8).
 _GAS_PER_TRANSACTION = 60_000
 _GAS_PER_ENTRY = 75_000
+_GAS_PER_DOCUMENT_BYTE = 40  # calldata (16) + log data (8) + copies and hashing, rounded up
 
 DEFAULT_BATCH_SIZE = 250
 """Entries per transaction: large enough to amortise signing and block overhead, small enough
@@ -50,6 +49,8 @@ class EventToAnchor:
     """ST.61/ST.87 key event code, e.g. ``A10``."""
     document_hash: bytes
     """SHA-256 of the event document's RFC 8785 bytes."""
+    document: bytes = b""
+    """The canonical document bytes, published with the entry; empty anchors the hash alone."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +83,8 @@ class AnchoredEntry:
     """Transaction that anchored it."""
     log_index: int
     """Position of its log in the block."""
+    document: bytes = b""
+    """Canonical document bytes published with the entry (empty when only the hash was)."""
 
 
 def entry_from_log(decoded: DecodedLog) -> AnchoredEntry:
@@ -101,6 +104,16 @@ def entry_from_log(decoded: DecodedLog) -> AnchoredEntry:
         block_hash=decoded.log.block_hash,
         transaction_hash=decoded.log.transaction_hash,
         log_index=decoded.log.log_index,
+        document=bytes(args["document"]),
+    )
+
+
+def _transaction_gas(entries: Sequence[tuple[str, bytes, bytes, bytes, bytes]]) -> int:
+    document_bytes = sum(len(entry[4]) + len(entry[0]) for entry in entries)
+    return (
+        _GAS_PER_TRANSACTION
+        + _GAS_PER_ENTRY * len(entries)
+        + _GAS_PER_DOCUMENT_BYTE * document_bytes
     )
 
 
@@ -207,7 +220,7 @@ class Ledger:
                 nonce=nonce,
                 to=self.ledger_address,
                 data=calldata,
-                gas=_GAS_PER_TRANSACTION + _GAS_PER_ENTRY * len(chunk),
+                gas=_transaction_gas([entry for entry, _ in chunk]),
             )
             transactions.append((calldata, raw))
             nonce += 1
@@ -231,7 +244,7 @@ class Ledger:
 
     def _link(
         self, events: Sequence[EventToAnchor], office_code: str
-    ) -> list[tuple[tuple[str, bytes, bytes, bytes], bytes]]:
+    ) -> list[tuple[tuple[str, bytes, bytes, bytes, bytes], bytes]]:
         """Contract entries with their expected entry hashes, each linked to its record's
         previous entry (on chain, or earlier in this list)."""
         heads: dict[str, tuple[bytes, int]] = {}
@@ -250,7 +263,8 @@ class Ledger:
                 office_code,
             )
             heads[event.record_key] = (expected, seq + 1)
-            linked.append(((event.record_key, code, event.document_hash, previous), expected))
+            contract_entry = (event.record_key, code, event.document_hash, previous, event.document)
+            linked.append((contract_entry, expected))
         return linked
 
     def _entries_from_receipts(self, receipts: Sequence[Receipt]) -> list[AnchoredEntry]:

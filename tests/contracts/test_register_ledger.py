@@ -20,11 +20,16 @@ def doc_hash(text: str) -> bytes:
 
 
 def send_entries(
-    consortium: Consortium, key: OfficeKey, entries: list[tuple[str, str, bytes, bytes]]
+    consortium: Consortium, key: OfficeKey, entries: list[tuple]  # type: ignore[type-arg]
 ) -> None:
     """Call recordEvents directly, bypassing the Ledger's own linking and checks."""
     ledger = consortium.ledger
-    raw_entries = [(key_, event_code_bytes8(code), doc, prev) for key_, code, doc, prev in entries]
+    raw_entries = [
+        (key_, event_code_bytes8(code), doc, prev, document)
+        for key_, code, doc, prev, document in (
+            entry if len(entry) == 5 else (*entry, b"") for entry in entries
+        )
+    ]
     send_and_confirm(
         consortium.backend,
         key,
@@ -154,3 +159,27 @@ def test_registry_knows_offices_and_their_signers(consortium: Consortium) -> Non
     ledger = consortium.ledger
     assert ledger.office_of(consortium.signers["AU"].address) == ("AU", True)
     assert ledger.office_of(consortium.outsider.address) == (None, False)
+
+
+def test_published_document_is_checked_and_readable_from_the_chain(consortium: Consortium) -> None:
+    document = b'{"event_code":"A10","record_key":"EM/TM/018000001"}'
+    digest = hashlib.sha256(document).digest()
+    (anchored,) = consortium.ledger.anchor(
+        consortium.signers["EM"], [EventToAnchor("EM/TM/018000001", "A10", digest, document)]
+    )
+    assert anchored.document == document
+    assert consortium.ledger.record_entries("EM/TM/018000001")[0].document == document
+
+
+def test_document_not_matching_its_hash_is_rejected(consortium: Consortium) -> None:
+    with pytest.raises(ContractRevertError) as excinfo:
+        send_entries(
+            consortium,
+            consortium.signers["EM"],
+            [("EM/TM/018000002", "A10", doc_hash("claimed"), ZERO_HASH, b"other bytes")],
+        )
+    assert expect_error("RegisterDocumentHashMismatch", excinfo) == (
+        0,
+        doc_hash("claimed"),
+        hashlib.sha256(b"other bytes").digest(),
+    )
