@@ -166,3 +166,10 @@ class BundleFormatError(InvalidInputError):
     """A proof bundle that is truncated, malformed or of an unknown format version."""
 
     code = "invalid-bundle"
+
+
+class CertificateError(InvalidInputError):
+    """An X.509 certificate that is malformed, not issued by the expected CA, not valid at the
+    time asked about, or not an office certificate."""
+
+    code = "invalid-certificate"
