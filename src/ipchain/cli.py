@@ -1,1 +1,146 @@
-def main() -> None: ...
+"""The ``ipchain`` command line (typer + rich).
+
+Every command reports failures as one readable line on stderr and a non-zero exit code: 2 for
+bad input or an unreachable chain, 1 for a failed check. Tracebacks are for bugs only.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from ipchain.config import Settings
+from ipchain.errors import InvalidInputError, IpchainError, VerificationError
+
+app = typer.Typer(
+    name="ipchain",
+    help="Permissioned-blockchain register of trademark and design events for IP offices.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+token_app = typer.Typer(help="API credentials bound to one office.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+console = Console()
+errors = Console(stderr=True)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Node data directory [env IPCHAIN_DATA_DIR, default .ipchain]"),
+]
+RpcUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--rpc", help="JSON-RPC node URL instead of the embedded chain [env IPCHAIN_RPC_URL]"
+    ),
+]
+
+
+def _settings(data_dir: Path | None, rpc_url: str | None = None) -> Settings:
+    overrides: dict[str, object] = {}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    if rpc_url is not None:
+        overrides["rpc_url"] = rpc_url
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+@app.command()
+def init(data_dir: DataDir = None, rpc_url: RpcUrl = None) -> None:
+    """Set up a node: keys for the demo offices, funding, contracts. Safe to run again."""
+    from ipchain.node import init_node
+
+    settings = _settings(data_dir, rpc_url)
+    with console.status("Setting up the node…"):
+        node = init_node(settings)
+    try:
+        console.print(f"[green]ready[/] {settings.data_dir} on chain id {node.backend.chain_id}")
+        for name, address in node.deployment.addresses.items():
+            console.print(f"  {name:<20} {address}")
+    finally:
+        node.close()
+
+
+@app.command()
+def demo(data_dir: DataDir = None, rpc_url: RpcUrl = None) -> None:
+    """Three offices anchor trademark and design events, read them back from the chain,
+    verify each record's hash chain, and catch a modified document."""
+    from ipchain._internal.demo_cli import run_demo
+
+    run_demo(_settings(data_dir, rpc_url), console)
+
+
+@app.command()
+def serve(
+    data_dir: DataDir = None,
+    rpc_url: RpcUrl = None,
+    demo: Annotated[bool, typer.Option(help="Load demo data on first start.")] = False,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Run the node: chain, indexer, submitter and the HTTP API."""
+    from ipchain.node import init_node
+    from ipchain.service import run_server
+
+    settings = _settings(data_dir, rpc_url)
+    init_node(settings).close()
+    run_server(settings, demo=demo, host=host, port=port)
+
+
+@app.command()
+def verify(
+    bundle: Annotated[Path, typer.Argument(help="Proof bundle (JSON) of a record.")],
+    rpc_url: Annotated[
+        str | None, typer.Option("--rpc", help="Any JSON-RPC node of the consortium chain.")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Verify a proof bundle against the chain alone (no API, no database)."""
+    from ipchain._internal.verify_cli import run_verify
+
+    raise typer.Exit(run_verify(bundle, rpc_url, data_dir))
+
+
+@token_app.command("create")
+def token_create(
+    office: Annotated[str, typer.Option(help="ST.3 code of the office the token acts for.")],
+    label: Annotated[str, typer.Option(help="What the token is for.")] = "",
+    data_dir: DataDir = None,
+) -> None:
+    """Create an API token for an office; it is shown once and stored only as a hash."""
+    from ipchain._internal.token_cli import create_token_command
+
+    token = create_token_command(_settings(data_dir), office, label)
+    console.print(token, soft_wrap=True)
+
+
+def main() -> None:
+    """Entry point: run the app, turning ipchain errors into one line and an exit code."""
+    try:
+        app(standalone_mode=False)
+    except (typer.Exit, SystemExit) as exit_:
+        code = getattr(exit_, "exit_code", getattr(exit_, "code", 0))
+        sys.exit(code if isinstance(code, int) else 0)
+    except typer.Abort:
+        errors.print("aborted")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except VerificationError as error:
+        errors.print(f"error: {error}", markup=False, highlight=False)
+        sys.exit(1)
+    except (IpchainError, InvalidInputError) as error:
+        errors.print(f"error: {error}", markup=False, highlight=False)
+        sys.exit(2)
+    except Exception as error:  # click usage errors and the like
+        import click
+
+        if isinstance(error, click.ClickException):
+            errors.print(f"error: {error.format_message()}", markup=False, highlight=False)
+            sys.exit(error.exit_code)
+        raise

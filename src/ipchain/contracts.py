@@ -132,7 +132,9 @@ def load_interface(name: str) -> ContractInterface:
     return ContractInterface(json.loads(text))
 
 
-def revert_error(data: bytes | None, interfaces: Iterable[ContractInterface]) -> ContractRevertError:
+def revert_error(
+    data: bytes | None, interfaces: Iterable[ContractInterface]
+) -> ContractRevertError:
     """A :class:`ContractRevertError` naming the custom error in ``data`` when one matches."""
     if data:
         for interface in interfaces:
@@ -171,8 +173,8 @@ def sign_transaction(
 ) -> bytes:
     """An EIP-1559 transaction with explicit gas and fees, signed by ``key``.
 
-    Gas is never estimated: estimation costs a round trip per transaction and was measured 4×
-    slower than signing with an explicit limit (DESIGN §8).
+    Gas is never estimated: estimation costs a round trip per transaction and was measured
+    four times slower than signing with an explicit limit (DESIGN §8).
     """
     transaction: dict[str, Any] = {
         "type": 2,
@@ -202,7 +204,11 @@ def call_function(
     try:
         output = backend.call(address, data, block_number=block_number)
     except ContractRevertError as error:
-        raw = error.error_args[0] if error.error_args and isinstance(error.error_args[0], bytes) else None
+        raw = (
+            error.error_args[0]
+            if error.error_args and isinstance(error.error_args[0], bytes)
+            else None
+        )
         raise revert_error(raw, [interface]) from None
     return interface.decode_result(function, output)
 

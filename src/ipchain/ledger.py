@@ -8,7 +8,7 @@ cross-request batching of the API build on :meth:`Ledger.anchor`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from eth_utils import to_checksum_address
@@ -193,6 +193,7 @@ class Ledger:
         *,
         batch_size: int = DEFAULT_BATCH_SIZE,
         timeout: float = 300.0,
+        known_heads: Mapping[str, tuple[bytes, int]] | None = None,
     ) -> list[AnchoredEntry]:
         """Anchor events in order, ``batch_size`` entries per transaction.
 
@@ -201,6 +202,10 @@ class Ledger:
         lists the anchored entries in input order. If a transaction reverts, the decoded custom
         error is raised (entries of earlier transactions stay anchored: the caller learns which
         from the chain, e.g. with :meth:`head_of`).
+
+        ``known_heads`` maps record keys to their (head entry hash, seq) when the caller already
+        knows them (e.g. from its index), sparing one chain call per record; the contract still
+        enforces them, so a wrong one only makes the transaction revert.
         """
         if not events:
             return []
@@ -208,7 +213,7 @@ class Ledger:
             raise InvalidInputError("batch_size must be at least 1", field="batch_size")
         office, _active = self.office_of(key.address)
         office_code = office or "\0\0"
-        entries = self._link(events, office_code)
+        entries = self._link(events, office_code, known_heads or {})
         transactions: list[tuple[bytes, bytes]] = []  # (calldata, raw)
         nonce = self.backend.get_nonce(key.address)
         for start in range(0, len(entries), batch_size):
@@ -243,11 +248,14 @@ class Ledger:
         return anchored
 
     def _link(
-        self, events: Sequence[EventToAnchor], office_code: str
+        self,
+        events: Sequence[EventToAnchor],
+        office_code: str,
+        known_heads: Mapping[str, tuple[bytes, int]],
     ) -> list[tuple[tuple[str, bytes, bytes, bytes, bytes], bytes]]:
         """Contract entries with their expected entry hashes, each linked to its record's
         previous entry (on chain, or earlier in this list)."""
-        heads: dict[str, tuple[bytes, int]] = {}
+        heads: dict[str, tuple[bytes, int]] = dict(known_heads)
         linked = []
         for event in events:
             if event.record_key not in heads:

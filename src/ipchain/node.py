@@ -170,4 +170,3 @@ def init_node(
     except BaseException:
         backend.close()
         raise
-

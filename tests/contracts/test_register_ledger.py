@@ -20,7 +20,9 @@ def doc_hash(text: str) -> bytes:
 
 
 def send_entries(
-    consortium: Consortium, key: OfficeKey, entries: list[tuple]  # type: ignore[type-arg]
+    consortium: Consortium,
+    key: OfficeKey,
+    entries: list[tuple],  # type: ignore[type-arg]
 ) -> None:
     """Call recordEvents directly, bypassing the Ledger's own linking and checks."""
     ledger = consortium.ledger
@@ -40,7 +42,9 @@ def send_entries(
     )
 
 
-def expect_error(name: str, excinfo: pytest.ExceptionInfo[ContractRevertError]) -> tuple[object, ...]:
+def expect_error(
+    name: str, excinfo: pytest.ExceptionInfo[ContractRevertError]
+) -> tuple[object, ...]:
     assert excinfo.value.error_name == name, str(excinfo.value)
     return excinfo.value.error_args
 
@@ -59,7 +63,12 @@ def test_anchored_history_is_a_hash_chain_read_back_from_the_chain(consortium: C
     for seq, (event, entry) in enumerate(zip(events, anchored, strict=True), start=1):
         assert entry.prev_entry_hash == previous
         assert entry.entry_hash == entry_hash(
-            record_id(key), seq, event_code_bytes8(event.event_code), event.document_hash, previous, "EM"
+            record_id(key),
+            seq,
+            event_code_bytes8(event.event_code),
+            event.document_hash,
+            previous,
+            "EM",
         )
         assert entry.office == "EM"
         assert entry.signer == consortium.signers["EM"].address
@@ -85,7 +94,9 @@ def test_many_records_across_several_transactions(consortium: Consortium) -> Non
 
 def test_non_office_account_is_rejected(consortium: Consortium) -> None:
     with pytest.raises(ContractRevertError) as excinfo:
-        send_entries(consortium, consortium.outsider, [("EM/TM/1", "A10", doc_hash("x"), ZERO_HASH)])
+        send_entries(
+            consortium, consortium.outsider, [("EM/TM/1", "A10", doc_hash("x"), ZERO_HASH)]
+        )
     assert expect_error("RegisterUnauthorizedOffice", excinfo) == (consortium.outsider.address,)
 
 
@@ -99,14 +110,18 @@ def test_admin_key_cannot_write_register_events(consortium: Consortium) -> None:
 def test_office_cannot_write_another_offices_record(consortium: Consortium) -> None:
     with pytest.raises(ContractRevertError) as excinfo:
         send_entries(
-            consortium, consortium.signers["EM"], [("AU/TM/2345678", "A10", doc_hash("x"), ZERO_HASH)]
+            consortium,
+            consortium.signers["EM"],
+            [("AU/TM/2345678", "A10", doc_hash("x"), ZERO_HASH)],
         )
     assert expect_error("RegisterForeignRecord", excinfo) == (0, b"EM", "AU/TM/2345678")
 
 
 def test_wrong_prev_entry_hash_is_rejected(consortium: Consortium) -> None:
     signer = consortium.signers["RU"]
-    (first,) = consortium.ledger.anchor(signer, [EventToAnchor("RU/TM/2023712345", "A10", doc_hash("a"))])
+    (first,) = consortium.ledger.anchor(
+        signer, [EventToAnchor("RU/TM/2023712345", "A10", doc_hash("a"))]
+    )
     forged = b"\x11" * 32
     with pytest.raises(ContractRevertError) as excinfo:
         send_entries(consortium, signer, [("RU/TM/2023712345", "Q10", doc_hash("b"), forged)])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 import requests
 from eth_utils import to_checksum_address
@@ -74,7 +74,8 @@ class RpcChain(ChainBackend):
         if expected_chain_id is not None and chain._chain_id != expected_chain_id:
             chain.close()
             raise ChainMismatchError(
-                f"JSON-RPC node at {url} is chain id {chain._chain_id}, expected {expected_chain_id}"
+                f"JSON-RPC node at {url} is chain id {chain._chain_id}, "
+                f"expected {expected_chain_id}"
             )
         return chain
 
