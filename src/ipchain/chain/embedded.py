@@ -1,0 +1,868 @@
+"""The embedded chain: py-evm in the node's own process, persistent on disk, nothing to start.
+
+One directory holds one chain::
+
+    <data_dir>/ipchain.lock   exclusive lock (flock) while a process has the chain open
+    <data_dir>/chaindb/       LevelDB: py-evm's chain database plus ipchain's transaction index
+    <data_dir>/chain.json     chain id and genesis hash, for people (the database is the truth)
+
+Transactions are mined as soon as they are sent: :meth:`EmbeddedChain.send_raw_transactions`
+executes every transaction it is given in one block (several, only when their gas limits do not
+fit in one) and writes the block with one atomic LevelDB batch before it returns. A process
+killed at any moment therefore leaves every block it reported as mined on disk, and a block it
+was still mining simply absent. There is no transaction pool, so ``get_nonce`` is the nonce in
+the latest state.
+
+DESIGN.md §8 explains why this is py-evm driven directly and not eth-tester.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import plyvel
+import rlp
+from eth.abc import BlockHeaderAPI, ComputationAPI, ReceiptAPI, SignedTransactionAPI
+from eth.exceptions import HeaderNotFound, Revert
+from eth.vm.forks.prague import PragueVM
+from eth.vm.forks.prague.transactions import PragueTransactionBuilder
+from eth.vm.spoof import SpoofTransaction
+from eth_bloom.bloom import BloomFilter
+from eth_keys.datatypes import PrivateKey
+from eth_typing import Address, BlockNumber
+from eth_utils.address import to_canonical_address, to_checksum_address
+from eth_utils.crypto import keccak
+
+from ipchain.chain._pyevm_chain import EmbeddedMiningChain, Genesis, MinedBlock, chain_class
+from ipchain.chain._pyevm_db import StagedLevelDB
+from ipchain.chain.base import BlockInfo, ChainBackend, LogEntry, Receipt
+from ipchain.errors import (
+    ChainError,
+    ChainMismatchError,
+    ChainUnavailableError,
+    ContractRevertError,
+    ReceiptTimeoutError,
+    TransactionRejectedError,
+)
+
+EMBEDDED_CHAIN_ID = 31_415_926
+"""Chain id of the default embedded genesis (π·10⁷): distinct from mainnet, anvil (31337) and
+public testnets, so a transaction signed for it is useless anywhere else."""
+
+DEFAULT_GENESIS = Path(__file__).with_name("embedded_genesis.json")
+"""Genesis used when a new data directory is opened without one (same as
+``node_config/embedded/genesis.json``)."""
+
+FAUCET_PRIVATE_KEY = keccak(
+    b"ipchain embedded chain dev faucet - public key, never use outside development"
+)
+"""Private key of the faucet funded by the default genesis. It is public (derived from a fixed
+string): the embedded chain is for development and tests only."""
+
+FAUCET_ADDRESS = to_checksum_address(PrivateKey(FAUCET_PRIVATE_KEY).public_key.to_address())
+"""Address of the dev faucet (0xD2d81B97E9A20Aeb865a7DB18cb49693AFf87d5a)."""
+
+CALL_GAS = 50_000_000
+"""Gas given to ``call`` (the same cap geth applies to eth_call)."""
+
+_META_CHAIN_ID = b"ipchain:meta:chain-id"
+_META_GENESIS_HASH = b"ipchain:meta:genesis-hash"
+_TRANSACTION_INDEX = b"ipchain:tx:"
+"""Prefix of ipchain's per-transaction record, written in the same batch as its block."""
+
+_RECEIPT_BUILDER = PragueVM.get_receipt_builder()
+_TRANSACTION_BUILDER = PragueTransactionBuilder
+_BLOB_TRANSACTION_TYPE = 3
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionRecord:
+    """What ipchain stores per mined transaction, next to py-evm's receipts."""
+
+    block_number: int
+    """Block that includes it."""
+    transaction_index: int
+    """Its position in that block."""
+    gas_used: int
+    """Gas it used (py-evm receipts only hold the cumulative figure)."""
+    first_log_index: int
+    """Block-wide index of its first log."""
+    contract_address: bytes
+    """Address a deployment created, or empty."""
+    revert_data: bytes
+    """Raw revert data of a failed transaction (empty on success or a non-revert failure)."""
+
+    def encode(self) -> bytes:
+        encoded: bytes = rlp.encode(
+            [
+                self.block_number,
+                self.transaction_index,
+                self.gas_used,
+                self.first_log_index,
+                self.contract_address,
+                self.revert_data,
+            ]
+        )
+        return encoded
+
+    @classmethod
+    def decode(cls, encoded: bytes) -> TransactionRecord:
+        number, index, gas, first_log, contract, revert = rlp.decode(encoded)
+        return cls(
+            block_number=int.from_bytes(number, "big"),
+            transaction_index=int.from_bytes(index, "big"),
+            gas_used=int.from_bytes(gas, "big"),
+            first_log_index=int.from_bytes(first_log, "big"),
+            contract_address=contract,
+            revert_data=revert,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionDetails:
+    """Everything the JSON-RPC server reports about a mined transaction."""
+
+    transaction: SignedTransactionAPI
+    """The transaction as py-evm decoded it."""
+    receipt: Receipt
+    """Its receipt."""
+    header: BlockHeaderAPI
+    """Header of its block."""
+    transaction_index: int
+    """Its position in the block."""
+    cumulative_gas_used: int
+    """Gas used by the block up to and including it."""
+    effective_gas_price: int
+    """Price per gas actually paid."""
+    logs_bloom: int
+    """Bloom filter of its logs."""
+
+
+class EmbeddedChain(ChainBackend):
+    """A py-evm chain in this process, stored in a data directory. Open with :meth:`open`.
+
+    Thread-safe: one lock serialises every operation (py-evm is not thread-safe).
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        database: StagedLevelDB,
+        lock_file: IO[str],
+        chain_id: int,
+        genesis_hash: bytes,
+    ) -> None:
+        self.data_dir = data_dir
+        self.genesis_hash = genesis_hash
+        """Hash of block 0."""
+        self._database = database
+        self._lock_file: IO[str] | None = lock_file
+        self._chain_id = chain_id
+        self._chain: EmbeddedMiningChain = chain_class(chain_id)(database)
+        self._head = self._chain.get_canonical_head()
+        self._lock = threading.RLock()
+        self._new_block = threading.Condition(self._lock)
+
+    # --- opening and closing ----------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls, data_dir: Path, genesis: Path | None = None, *, sync: bool = True
+    ) -> EmbeddedChain:
+        """Open the chain in ``data_dir``, creating it from ``genesis`` (default: the dev
+        genesis) the first time. Reopening checks ``genesis``, when given, is the one the chain
+        was created from. ``sync=False`` skips the fsync per block: blocks still survive a
+        killed process, but not a power cut.
+
+        Raises :class:`ChainUnavailableError` when another process has the directory open and
+        :class:`ChainMismatchError` when it holds another chain.
+        """
+        data_dir = Path(data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        lock_file = _lock_data_dir(data_dir)
+        database: StagedLevelDB | None = None
+        try:
+            try:
+                database = StagedLevelDB(data_dir / "chaindb", sync=sync)
+            except plyvel.Error as error:
+                raise ChainUnavailableError(
+                    f"cannot open the embedded chain database in {data_dir}: {error}"
+                ) from None
+            chain_id, genesis_hash = _initialise(database, data_dir, genesis)
+            chain = cls(data_dir, database, lock_file, chain_id, genesis_hash)
+            _write_chain_description(data_dir, chain_id, genesis_hash)
+            return chain
+        except BaseException:
+            if database is not None:
+                database.close()
+            _unlock(lock_file)
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            if self._lock_file is None:
+                return
+            self._database.close()
+            _unlock(self._lock_file)
+            self._lock_file = None
+
+    def _check_open(self) -> None:
+        if self._lock_file is None:
+            raise ChainUnavailableError(f"the embedded chain in {self.data_dir} is closed")
+
+    # --- reading ------------------------------------------------------------------------------
+
+    @property
+    def chain_id(self) -> int:
+        return self._chain_id
+
+    def block_number(self) -> int:
+        with self._lock:
+            self._check_open()
+            return int(self._head.block_number)
+
+    def header(self, number: int | None = None) -> BlockHeaderAPI:
+        """The py-evm header of a block (default: the latest)."""
+        with self._lock:
+            self._check_open()
+            if number is None:
+                return self._head
+            if not 0 <= number <= self._head.block_number:
+                raise ChainError(
+                    f"block {number} does not exist (latest is {self._head.block_number})"
+                )
+            try:
+                return self._chain.get_canonical_block_header_by_number(BlockNumber(number))
+            except HeaderNotFound:
+                raise ChainError(f"block {number} is missing from {self.data_dir}") from None
+
+    def get_block(self, number: int) -> BlockInfo:
+        with self._lock:
+            header = self.header(number)
+            hashes = self._chain.chaindb.get_block_transaction_hashes(header)
+            return BlockInfo(
+                number=header.block_number,
+                hash=bytes(header.hash),
+                parent_hash=bytes(header.parent_hash),
+                timestamp=header.timestamp,
+                transaction_hashes=tuple(bytes(h) for h in hashes),
+            )
+
+    def base_fee_per_gas(self) -> int:
+        """Base fee the next block will charge."""
+        with self._lock:
+            self._check_open()
+            return int(self._chain.header.base_fee_per_gas or 0)
+
+    def _state(self, block_number: int | None = None) -> Any:
+        return self._chain.get_vm(self.header(block_number)).state
+
+    def get_nonce(self, address: str) -> int:
+        with self._lock:
+            return int(self._state().get_nonce(to_canonical_address(address)))
+
+    def get_balance(self, address: str, block_number: int | None = None) -> int:
+        with self._lock:
+            return int(self._state(block_number).get_balance(to_canonical_address(address)))
+
+    def get_code(self, address: str, block_number: int | None = None) -> bytes:
+        with self._lock:
+            return bytes(self._state(block_number).get_code(to_canonical_address(address)))
+
+    def get_storage_at(self, address: str, slot: int, block_number: int | None = None) -> int:
+        """Value of a storage slot."""
+        with self._lock:
+            state = self._state(block_number)
+            return int(state.get_storage(to_canonical_address(address), slot))
+
+    def call(
+        self,
+        to: str,
+        data: bytes,
+        *,
+        sender: str | None = None,
+        block_number: int | None = None,
+        value: int = 0,
+        gas: int = CALL_GAS,
+    ) -> bytes:
+        computation = self._execute(to, data, sender, block_number, value, gas)
+        if computation.is_error:
+            error = computation.error
+            revert_data = bytes(computation.output) if isinstance(error, Revert) else b""
+            what = "reverted" if isinstance(error, Revert) else f"failed ({error!r})"
+            raise ContractRevertError(f"call to {to} {what}", args=(revert_data,))
+        return bytes(computation.output)
+
+    def estimate_gas(
+        self,
+        to: str | None,
+        data: bytes,
+        *,
+        sender: str | None = None,
+        value: int = 0,
+        block_number: int | None = None,
+    ) -> int:
+        """Gas to give a transaction: what it uses now plus a margin for the 63/64 rule and
+        refunds. Raises :class:`ContractRevertError` when it would revert."""
+        computation = self._execute(to, data, sender, block_number, value, CALL_GAS)
+        if computation.is_error:
+            error = computation.error
+            revert_data = bytes(computation.output) if isinstance(error, Revert) else b""
+            raise ContractRevertError("transaction would revert", args=(revert_data,))
+        used = CALL_GAS - computation.get_gas_remaining()  # intrinsic gas included
+        return min(used * 3 // 2 + 10_000, int(self._head.gas_limit))
+
+    def _execute(
+        self,
+        to: str | None,
+        data: bytes,
+        sender: str | None,
+        block_number: int | None,
+        value: int,
+        gas: int,
+    ) -> ComputationAPI:
+        with self._lock:
+            vm = self._chain.get_vm(self.header(block_number))
+            origin = to_canonical_address(sender) if sender else Address(b"\x00" * 20)
+            # Executed on a throw-away child of the block's state with gas price 0: nothing
+            # is charged and nothing is kept.
+            with vm.in_costless_state() as state:
+                unsigned = vm.create_unsigned_transaction(
+                    nonce=state.get_nonce(origin),
+                    gas_price=0,
+                    gas=gas,
+                    to=to_canonical_address(to) if to else Address(b""),
+                    value=value,
+                    data=data,
+                )
+                spoofed: Any = SpoofTransaction(unsigned, from_=origin)
+                return state.costless_execute_transaction(spoofed)
+
+    # --- receipts and logs -------------------------------------------------------------------
+
+    def _record(self, transaction_hash: bytes) -> TransactionRecord | None:
+        encoded = self._database.get_committed(_TRANSACTION_INDEX + transaction_hash)
+        return None if encoded is None else TransactionRecord.decode(encoded)
+
+    def get_receipt(self, transaction_hash: bytes) -> Receipt | None:
+        with self._lock:
+            self._check_open()
+            record = self._record(bytes(transaction_hash))
+            if record is None:
+                return None
+            return self._receipt(bytes(transaction_hash), record)[0]
+
+    def _receipt(
+        self, transaction_hash: bytes, record: TransactionRecord
+    ) -> tuple[Receipt, ReceiptAPI, BlockHeaderAPI]:
+        header = self.header(record.block_number)
+        receipt = self._chain.chaindb.get_receipt_by_index(
+            BlockNumber(record.block_number), record.transaction_index, _RECEIPT_BUILDER
+        )
+        block_hash = bytes(header.hash)
+        logs = tuple(
+            _log_entry(
+                log,
+                block_number=record.block_number,
+                block_hash=block_hash,
+                transaction_hash=transaction_hash,
+                transaction_index=record.transaction_index,
+                log_index=record.first_log_index + offset,
+            )
+            for offset, log in enumerate(receipt.logs)
+        )
+        status = 1 if receipt.state_root == b"\x01" else 0
+        contract = record.contract_address
+        converted = Receipt(
+            transaction_hash=transaction_hash,
+            block_number=record.block_number,
+            block_hash=block_hash,
+            status=status,
+            gas_used=record.gas_used,
+            logs=logs,
+            revert_data=None if status else record.revert_data,
+            contract_address=to_checksum_address(contract) if contract else None,
+        )
+        return converted, receipt, header
+
+    def transaction_details(self, transaction_hash: bytes) -> TransactionDetails | None:
+        """The mined transaction with its receipt and block, or None when unknown."""
+        with self._lock:
+            self._check_open()
+            record = self._record(bytes(transaction_hash))
+            if record is None:
+                return None
+            receipt, raw_receipt, header = self._receipt(bytes(transaction_hash), record)
+            transaction = self._chain.chaindb.get_transaction_by_index(
+                BlockNumber(record.block_number), record.transaction_index, _TRANSACTION_BUILDER
+            )
+            return TransactionDetails(
+                transaction=transaction,
+                receipt=receipt,
+                header=header,
+                transaction_index=record.transaction_index,
+                cumulative_gas_used=raw_receipt.gas_used,
+                effective_gas_price=_effective_gas_price(transaction, header),
+                logs_bloom=raw_receipt.bloom,
+            )
+
+    def wait_for_receipts(
+        self, transaction_hashes: Sequence[bytes], timeout: float = 120.0
+    ) -> list[Receipt]:
+        deadline = time.monotonic() + timeout
+        with self._new_block:
+            while True:
+                receipts = [self.get_receipt(h) for h in transaction_hashes]
+                missing = [
+                    h for h, r in zip(transaction_hashes, receipts, strict=True) if r is None
+                ]
+                if not missing:
+                    return [r for r in receipts if r is not None]
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise ReceiptTimeoutError(
+                        f"no receipt for transaction 0x{bytes(missing[0]).hex()} after "
+                        f"{timeout:g} s ({len(missing)} of {len(transaction_hashes)} missing)"
+                    )
+                self._new_block.wait(remaining)
+
+    def get_logs(
+        self,
+        *,
+        address: str | Sequence[str],
+        from_block: int,
+        to_block: int,
+        topics: Sequence[bytes | None] | None = None,
+    ) -> list[LogEntry]:
+        addresses = [address] if isinstance(address, str) else list(address)
+        return self.find_logs(
+            addresses=frozenset(to_canonical_address(a) for a in addresses),
+            from_block=from_block,
+            to_block=to_block,
+            topics=[None if t is None else frozenset([bytes(t)]) for t in topics or ()],
+        )
+
+    def find_logs(
+        self,
+        *,
+        addresses: frozenset[bytes] | None,
+        from_block: int,
+        to_block: int,
+        topics: Sequence[frozenset[bytes] | None] = (),
+    ) -> list[LogEntry]:
+        """Logs in an inclusive block range, in chain order. ``addresses`` None means any
+        contract; ``topics[i]`` None means any topic in position i, otherwise one of the set
+        (eth_getLogs semantics). Only the range's blocks are read, and only those whose bloom
+        filter may match are decoded."""
+        if from_block < 0:
+            raise ChainError(f"from_block must not be negative (got {from_block})")
+        matched: list[LogEntry] = []
+        with self._lock:
+            self._check_open()
+            last = min(to_block, int(self._head.block_number))
+            for number in range(from_block, last + 1):
+                header = self._chain.get_canonical_block_header_by_number(BlockNumber(number))
+                if not _bloom_may_match(header.bloom, addresses, topics):
+                    continue
+                matched.extend(self._block_logs(header, addresses, topics))
+        return matched
+
+    def _block_logs(
+        self,
+        header: BlockHeaderAPI,
+        addresses: frozenset[bytes] | None,
+        topics: Sequence[frozenset[bytes] | None],
+    ) -> list[LogEntry]:
+        chaindb = self._chain.chaindb
+        receipts: tuple[ReceiptAPI, ...] = chaindb.get_receipts(header, _RECEIPT_BUILDER)
+        transaction_hashes: tuple[bytes, ...] | None = None
+        block_hash = bytes(header.hash)
+        found = []
+        log_index = 0
+        for transaction_index, receipt in enumerate(receipts):
+            for log in receipt.logs:
+                if _log_matches(log, addresses, topics):
+                    if transaction_hashes is None:
+                        transaction_hashes = chaindb.get_block_transaction_hashes(header)
+                    found.append(
+                        _log_entry(
+                            log,
+                            block_number=header.block_number,
+                            block_hash=block_hash,
+                            transaction_hash=bytes(transaction_hashes[transaction_index]),
+                            transaction_index=transaction_index,
+                            log_index=log_index,
+                        )
+                    )
+                log_index += 1
+        return found
+
+    # --- sending -----------------------------------------------------------------------------
+
+    def send_raw_transactions(self, raw_transactions: Sequence[bytes]) -> list[bytes]:
+        """Mine the transactions in one block (more only when their gas does not fit) and
+        return their hashes. All or nothing: when any one is invalid (undecodable, bad
+        signature, wrong chain id, nonce, balance, fee) nothing is mined and
+        :class:`TransactionRejectedError` says which and why. Transactions already mined
+        are not mined again; their hashes are returned (a resend after a crash is safe)."""
+        outcomes = self._submit(raw_transactions, all_or_nothing=True)
+        return [outcome for outcome in outcomes if isinstance(outcome, bytes)]
+
+    def submit_raw_transactions(
+        self, raw_transactions: Sequence[bytes]
+    ) -> list[bytes | TransactionRejectedError]:
+        """Like :meth:`send_raw_transactions`, but mine the valid transactions and return, in
+        place of each invalid one, why it was rejected (for the JSON-RPC server, where
+        unrelated clients' transactions share a block)."""
+        return self._submit(raw_transactions, all_or_nothing=False)
+
+    def _submit(
+        self, raw_transactions: Sequence[bytes], *, all_or_nothing: bool
+    ) -> list[bytes | TransactionRejectedError]:
+        outcomes: list[bytes | TransactionRejectedError] = []
+        pending: list[tuple[int, SignedTransactionAPI]] = []
+        first_position: dict[bytes, int] = {}
+        repeats: list[tuple[int, int]] = []
+        with self._lock:
+            self._check_open()
+            for position, raw in enumerate(raw_transactions):
+                try:
+                    transaction = self._decode(position, bytes(raw))
+                except TransactionRejectedError as error:
+                    if all_or_nothing:
+                        raise
+                    outcomes.append(error)
+                    continue
+                transaction_hash = bytes(transaction.hash)
+                outcomes.append(transaction_hash)
+                if transaction_hash in first_position:  # twice in this batch: mine it once
+                    repeats.append((position, first_position[transaction_hash]))
+                elif self._record(transaction_hash) is None:  # not mined before
+                    first_position[transaction_hash] = position
+                    pending.append((position, transaction))
+            for group in self._blocks_for(pending, outcomes, all_or_nothing):
+                self._mine_group(group, outcomes, all_or_nothing)
+            if all_or_nothing and self._database.has_staged_writes:
+                self._commit()
+        for position, first in repeats:
+            outcomes[position] = outcomes[first]
+        return outcomes
+
+    def _decode(self, position: int, raw: bytes) -> SignedTransactionAPI:
+        try:
+            transaction = _TRANSACTION_BUILDER.decode(raw)
+        except Exception as error:  # rlp, type byte and field errors all mean "malformed"
+            raise TransactionRejectedError(
+                f"transaction {position}: cannot decode it ({error})"
+            ) from None
+        where = f"transaction {position} (0x{bytes(transaction.hash).hex()})"
+        if transaction.type_id == _BLOB_TRANSACTION_TYPE:
+            raise TransactionRejectedError(f"{where}: blob transactions are not supported")
+        chain_id = _transaction_chain_id(transaction)
+        if chain_id is not None and chain_id != self._chain_id:
+            raise TransactionRejectedError(
+                f"{where}: signed for chain id {chain_id}, this chain is {self._chain_id}"
+            )
+        try:
+            transaction.check_signature_validity()
+            transaction.sender  # noqa: B018 - recovers (and caches) the sender
+        except Exception as error:
+            raise TransactionRejectedError(f"{where}: invalid signature ({error})") from None
+        return transaction
+
+    def _blocks_for(
+        self,
+        pending: list[tuple[int, SignedTransactionAPI]],
+        outcomes: list[bytes | TransactionRejectedError],
+        all_or_nothing: bool,
+    ) -> list[list[tuple[int, SignedTransactionAPI]]]:
+        """Split transactions into blocks whose gas limits add up to at most a block's."""
+        limit = int(self._head.gas_limit)
+        groups: list[list[tuple[int, SignedTransactionAPI]]] = []
+        group: list[tuple[int, SignedTransactionAPI]] = []
+        group_gas = 0
+        for position, transaction in pending:
+            if transaction.gas > limit:
+                error = TransactionRejectedError(
+                    f"transaction {position} (0x{bytes(transaction.hash).hex()}): gas limit "
+                    f"{transaction.gas} exceeds the block gas limit {limit}"
+                )
+                if all_or_nothing:
+                    raise error
+                outcomes[position] = error
+                continue
+            if group and group_gas + transaction.gas > limit:
+                groups.append(group)
+                group, group_gas = [], 0
+            group.append((position, transaction))
+            group_gas += transaction.gas
+        if group:
+            groups.append(group)
+        return groups
+
+    def _mine_group(
+        self,
+        group: list[tuple[int, SignedTransactionAPI]],
+        outcomes: list[bytes | TransactionRejectedError],
+        all_or_nothing: bool,
+    ) -> None:
+        try:
+            mined, rejected = self._chain.mine_transactions([t for _, t in group])
+            if rejected and all_or_nothing:
+                first = rejected[0]
+                position, transaction = group[first.position]
+                raise TransactionRejectedError(
+                    f"transaction {position} (0x{bytes(transaction.hash).hex()}) from "
+                    f"{to_checksum_address(transaction.sender)}: {first.reason}"
+                )
+            for refused in rejected:
+                position, transaction = group[refused.position]
+                outcomes[position] = TransactionRejectedError(
+                    f"transaction 0x{bytes(transaction.hash).hex()} from "
+                    f"{to_checksum_address(transaction.sender)}: {refused.reason}"
+                )
+            if not mined.receipts:
+                self._discard()  # every transaction was refused: mine no empty block
+                return
+            self._stage_records(mined)
+            if not all_or_nothing:
+                self._commit()
+        except BaseException:
+            self._discard()
+            raise
+
+    def _stage_records(self, mined: MinedBlock) -> None:
+        block = mined.block
+        previous_cumulative = 0
+        first_log_index = 0
+        for index, (transaction, receipt, computation) in enumerate(
+            zip(block.transactions, mined.receipts, mined.computations, strict=True)
+        ):
+            failed = computation.is_error
+            created = b""
+            if not transaction.to and not failed:
+                created = bytes(computation.msg.storage_address)
+            record = TransactionRecord(
+                block_number=block.number,
+                transaction_index=index,
+                gas_used=receipt.gas_used - previous_cumulative,
+                first_log_index=first_log_index,
+                contract_address=created,
+                revert_data=(
+                    bytes(computation.output)
+                    if failed and isinstance(computation.error, Revert)
+                    else b""
+                ),
+            )
+            self._database[_TRANSACTION_INDEX + bytes(transaction.hash)] = record.encode()
+            previous_cumulative = receipt.gas_used
+            first_log_index += len(receipt.logs)
+
+    def _commit(self) -> None:
+        self._database.commit()
+        self._head = self._chain.get_canonical_head()
+        self._new_block.notify_all()
+
+    def _discard(self) -> None:
+        self._database.discard()
+        # py-evm keeps the pending header in memory; rebuild it from what is on disk.
+        self._chain = chain_class(self._chain_id)(self._database)
+        self._head = self._chain.get_canonical_head()
+
+    # --- dev faucet --------------------------------------------------------------------------
+
+    def fund(self, address: str, wei: int) -> Receipt:
+        """Send ``wei`` from the dev faucet to ``address`` (a mined transfer)."""
+        return self.fund_many({address: wei})[0]
+
+    def fund_many(self, amounts: Mapping[str, int]) -> list[Receipt]:
+        """Fund several accounts from the dev faucet in one block."""
+        with self._lock:
+            self._check_open()
+            total = sum(amounts.values())
+            available = self.get_balance(FAUCET_ADDRESS)
+            if available < total + 10**18:
+                raise ChainError(
+                    f"the dev faucet {FAUCET_ADDRESS} holds {available} wei, not enough to "
+                    f"give {total}: this chain's genesis does not fund it"
+                )
+            nonce = self.get_nonce(FAUCET_ADDRESS)
+            max_fee = 2 * self.base_fee_per_gas() + 1
+            faucet_key = PrivateKey(FAUCET_PRIVATE_KEY)
+            raws = []
+            for offset, (address, wei) in enumerate(amounts.items()):
+                recipient = to_canonical_address(address)
+                unsigned = _TRANSACTION_BUILDER.new_unsigned_dynamic_fee_transaction(
+                    chain_id=self._chain_id,
+                    nonce=nonce + offset,
+                    max_priority_fee_per_gas=0,
+                    max_fee_per_gas=max_fee,
+                    # a contract's receive() may need more than a plain transfer
+                    gas=100_000 if self._state().get_code(recipient) else 21_000,
+                    to=recipient,
+                    value=wei,
+                    data=b"",
+                    access_list=(),
+                )
+                raws.append(unsigned.as_signed_transaction(faucet_key).encode())
+            hashes = self.send_raw_transactions(raws)
+            return self.wait_for_receipts(hashes, timeout=0)
+
+
+# --- opening helpers ---------------------------------------------------------------------------
+
+
+def _lock_data_dir(data_dir: Path) -> IO[str]:
+    lock_file = (data_dir / "ipchain.lock").open("a+", encoding="utf-8")
+    try:
+        fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock_file.seek(0)
+        owner = lock_file.read().strip()
+        lock_file.close()
+        if owner == str(os.getpid()):
+            raise ChainUnavailableError(
+                f"the embedded chain in {data_dir} is already open in this process; "
+                "share that EmbeddedChain instead of opening it twice"
+            ) from None
+        by = f" (pid {owner})" if owner.isdigit() else ""
+        raise ChainUnavailableError(
+            f"the embedded chain in {data_dir} is already open in another process{by}; "
+            "stop that process, or share the chain over JSON-RPC (ipchain serve exposes it)"
+        ) from None
+    lock_file.seek(0)
+    lock_file.truncate()
+    lock_file.write(str(os.getpid()))
+    lock_file.flush()
+    return lock_file
+
+
+def _unlock(lock_file: IO[str]) -> None:
+    fcntl.flock(lock_file, fcntl.LOCK_UN)
+    lock_file.close()
+
+
+def _initialise(
+    database: StagedLevelDB, data_dir: Path, genesis_path: Path | None
+) -> tuple[int, bytes]:
+    """Create the chain in an empty database, or check an existing one; return its chain id
+    and genesis hash."""
+    stored_chain_id = database.get_committed(_META_CHAIN_ID)
+    genesis = Genesis.from_file(genesis_path) if genesis_path is not None else None
+    if stored_chain_id is None:
+        if database.get_committed(b"v1:canonical_head_hash") is not None:
+            raise ChainMismatchError(f"{data_dir} holds a chain database ipchain did not create")
+        genesis = genesis or Genesis.from_file(DEFAULT_GENESIS)
+        chain = chain_class(genesis.chain_id).from_genesis(
+            database, genesis.header_params(), genesis.state()
+        )
+        genesis_hash = bytes(chain.get_canonical_head().hash)
+        # Genesis state, block 0 and the metadata reach the disk in one batch, so a crash
+        # here leaves an empty database and the next open starts again.
+        database.commit(
+            {
+                _META_CHAIN_ID: str(genesis.chain_id).encode(),
+                _META_GENESIS_HASH: genesis_hash,
+            }
+        )
+        return genesis.chain_id, genesis_hash
+    chain_id = int(stored_chain_id)
+    genesis_hash = database.get_committed(_META_GENESIS_HASH) or b""
+    if genesis is not None:
+        if genesis.chain_id != chain_id:
+            raise ChainMismatchError(
+                f"data directory {data_dir} belongs to chain id {chain_id}, "
+                f"expected {genesis.chain_id} (from {genesis_path})"
+            )
+        expected_hash = genesis.block_hash()
+        if expected_hash != genesis_hash:
+            raise ChainMismatchError(
+                f"data directory {data_dir} belongs to chain id {chain_id} with genesis "
+                f"0x{genesis_hash.hex()}, expected genesis 0x{expected_hash.hex()} "
+                f"(from {genesis_path})"
+            )
+    return chain_id, genesis_hash
+
+
+def _write_chain_description(data_dir: Path, chain_id: int, genesis_hash: bytes) -> None:
+    path = data_dir / "chain.json"
+    text = json.dumps(
+        {"chainId": chain_id, "genesisHash": "0x" + genesis_hash.hex(), "engine": "py-evm"},
+        indent=2,
+    )
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(text, encoding="utf-8")
+        temporary.replace(path)
+
+
+# --- conversions -------------------------------------------------------------------------------
+
+
+def _log_entry(
+    log: Any,
+    *,
+    block_number: int,
+    block_hash: bytes,
+    transaction_hash: bytes,
+    transaction_index: int,
+    log_index: int,
+) -> LogEntry:
+    return LogEntry(
+        address=to_checksum_address(log.address),
+        topics=tuple(topic.to_bytes(32, "big") for topic in log.topics),
+        data=bytes(log.data),
+        block_number=block_number,
+        block_hash=block_hash,
+        transaction_hash=transaction_hash,
+        transaction_index=transaction_index,
+        log_index=log_index,
+    )
+
+
+def _log_matches(
+    log: Any, addresses: frozenset[bytes] | None, topics: Sequence[frozenset[bytes] | None]
+) -> bool:
+    if addresses is not None and bytes(log.address) not in addresses:
+        return False
+    if len(topics) > len(log.topics):
+        return False
+    for wanted, topic in zip(topics, log.topics, strict=False):
+        if wanted is not None and topic.to_bytes(32, "big") not in wanted:
+            return False
+    return True
+
+
+def _bloom_may_match(
+    bloom_value: int, addresses: frozenset[bytes] | None, topics: Sequence[frozenset[bytes] | None]
+) -> bool:
+    bloom = BloomFilter(bloom_value)
+    if addresses is not None and not any(address in bloom for address in addresses):
+        return False
+    return all(wanted is None or any(topic in bloom for topic in wanted) for wanted in topics)
+
+
+def _transaction_chain_id(transaction: SignedTransactionAPI) -> int | None:
+    if transaction.type_id is not None:
+        return int(transaction.chain_id or 0)
+    v = int(transaction.v)  # type: ignore[attr-defined]
+    return None if v in (27, 28) else (v - 35) // 2  # EIP-155, or unprotected
+
+
+def _effective_gas_price(transaction: SignedTransactionAPI, header: BlockHeaderAPI) -> int:
+    if transaction.type_id in (None, 1):
+        return int(transaction.gas_price)
+    return int(
+        min(
+            transaction.max_fee_per_gas,
+            transaction.max_priority_fee_per_gas + (header.base_fee_per_gas or 0),
+        )
+    )
