@@ -1,0 +1,175 @@
+"""The index database: one declarative ``Base``, engines for SQLite and PostgreSQL, migrations.
+
+The index is a cache of the chain: everything in it can be rebuilt by re-reading the chain's
+logs from the deployment block. SQLite (one file beside the node's data) is the default;
+PostgreSQL is for offices that run several API processes or want their usual backups.
+
+Table modules (``register.py``, later governance and submissions) each declare their tables on
+:class:`Base`, so ``Base.metadata`` holds every table once they are imported; :data:`TABLE_MODULES`
+lists them for the code that needs the whole schema (Alembic's autogenerate and the schema
+test). Migrations live in ``migrations/`` and are run with :func:`upgrade`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib import resources
+from typing import Any, Final
+
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.engine import create_engine as sqlalchemy_create_engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from ipchain.errors import InvalidInputError
+
+NAMING_CONVENTION: Final = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+"""Constraint names fixed by convention, so that migrations name them the same way on SQLite
+and PostgreSQL and a later migration can drop them by name."""
+
+TABLE_MODULES: Final = (
+    "ipchain.db.register",
+    "ipchain.db.governance",
+    "ipchain.db.submissions",
+)
+"""Modules declaring tables on :class:`Base`; those not written yet are skipped."""
+
+SQLITE_BUSY_TIMEOUT_MS: Final = 10_000
+"""How long a SQLite writer waits for another writer's transaction before failing."""
+
+SQLITE_POOL_SIZE: Final = 32
+"""Pooled SQLite connections: they are cheap (no server process), and readers in WAL mode do
+not block each other, so many API threads can read at once."""
+
+IMMEDIATE: Final = {"sqlite_begin": "BEGIN IMMEDIATE"}
+"""Execution options for a transaction that will write: on SQLite it takes the write lock at
+``BEGIN``, so it waits (``busy_timeout``) for another writer instead of failing when a read
+transaction later tries to upgrade. Other databases ignore it. Use it as
+``session.connection(execution_options=IMMEDIATE)`` before the first statement."""
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every index table."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def load_table_modules() -> MetaData:
+    """Import every table module that exists, so ``Base.metadata`` is the whole schema."""
+    for name in TABLE_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name != name:
+                raise
+    return Base.metadata
+
+
+def make_engine(url: str | URL, *, pool_size: int | None = None, echo: bool = False) -> Engine:
+    """An engine for a SQLite or PostgreSQL URL.
+
+    SQLite connections get write-ahead logging (readers never block the indexer and the
+    indexer never blocks readers), a busy timeout, enforced foreign keys and
+    ``synchronous=NORMAL`` — safe with WAL against corruption; a power cut may lose the last
+    transactions, which the indexer then re-reads from the chain. Transactions are begun by
+    SQLAlchemy rather than by the sqlite3 module, so that a read sees one snapshot and a writer
+    can ask for ``BEGIN IMMEDIATE`` (:data:`IMMEDIATE`).
+
+    PostgreSQL URLs use psycopg 3 (``postgresql://`` is read as ``postgresql+psycopg://``).
+    """
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    options: dict[str, Any] = {"echo": echo, "future": True}
+    if backend == "sqlite":
+        options["connect_args"] = {"check_same_thread": False}
+        if parsed.database not in (None, "", ":memory:"):
+            options["pool_size"] = pool_size or SQLITE_POOL_SIZE
+            options["max_overflow"] = 0
+            options["pool_timeout"] = 60
+        engine = sqlalchemy_create_engine(parsed, **options)
+        _configure_sqlite(engine)
+        return engine
+    if backend == "postgresql":
+        if parsed.get_driver_name() != "psycopg":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        options["pool_pre_ping"] = True
+        if pool_size is not None:
+            options["pool_size"] = pool_size
+        return sqlalchemy_create_engine(parsed, **options)
+    raise InvalidInputError(
+        f"unsupported index database {backend!r}: use sqlite:/// or postgresql://",
+        field="database_url",
+    )
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        # Stop the sqlite3 module from issuing its own BEGIN (it would defeat "begin" below).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection: Connection) -> None:
+        statement = connection.get_execution_options().get("sqlite_begin", "BEGIN")
+        connection.exec_driver_sql(statement)
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions bound to ``engine``; objects stay readable after commit."""
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def migrations_directory() -> str:
+    """Path of the Alembic scripts shipped inside the package."""
+    return str(resources.files("ipchain.db").joinpath("migrations"))
+
+
+def alembic_config(url: str | URL) -> Any:
+    """An Alembic ``Config`` for ``url`` without an ``alembic.ini`` file."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", migrations_directory())
+    # Alembic's ini interpolation treats % specially; URLs may contain %-escaped passwords.
+    rendered = make_url(url).render_as_string(hide_password=False)
+    config.set_main_option("sqlalchemy.url", rendered.replace("%", "%%"))
+    return config
+
+
+def upgrade(url: str | URL, revision: str = "heads") -> None:
+    """Run the migrations of ``url``'s database up to ``revision`` (all heads by default).
+
+    Idempotent: an up-to-date database is left as it is.
+    """
+    from alembic import command
+
+    command.upgrade(alembic_config(url), revision)
+
+
+__all__ = [
+    "IMMEDIATE",
+    "NAMING_CONVENTION",
+    "TABLE_MODULES",
+    "Base",
+    "alembic_config",
+    "load_table_modules",
+    "make_engine",
+    "migrations_directory",
+    "session_factory",
+    "upgrade",
+]

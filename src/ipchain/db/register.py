@@ -1,0 +1,200 @@
+"""Tables of the register index: records, their events, their classes, indexer checkpoints.
+
+Every row here is derived from the chain's ``EventRecorded`` logs by :mod:`ipchain.indexer`;
+nothing else writes them. ``events`` is the log itself (one row per anchored entry, with the
+published document beside its hash and the entry's position on the chain). ``records`` and the
+class tables are a **cache of a derivation**: the indexer recomputes a record's row from the
+record's whole event history each time it indexes an event of that record, so they never hold
+anything the events do not imply.
+
+Hashes are stored as 32 raw bytes (half the index size of hex text); the query layer writes
+them ``0x``-hex. Block times are Unix seconds.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import cast
+
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ipchain.db.base import Base
+
+RECORD_KEY_LENGTH = 64
+"""Longest record key (RegisterLedger.MAX_RECORD_KEY_LENGTH)."""
+
+
+class Record(Base):
+    """One trademark or design record, as its event history says it is now.
+
+    A cache of the derivation from ``events``: recomputed by the indexer whenever an event of
+    the record is indexed (and after a reorg removes some).
+    """
+
+    __tablename__ = "records"
+
+    record_key: Mapped[str] = mapped_column(String(RECORD_KEY_LENGTH), primary_key=True)
+    """``{office}/{TM|DS}/{application number}``."""
+    office: Mapped[str] = mapped_column(String(2))
+    """ST.3 code of the office keeping the record."""
+    ip_type: Mapped[str] = mapped_column(String(2))
+    """``TM`` or ``DS``."""
+    application_number: Mapped[str] = mapped_column(String(RECORD_KEY_LENGTH))
+    """Normalised application number."""
+    st13: Mapped[str | None] = mapped_column(String(17))
+    """WIPO ST.13 form of the application number, when the office's format allows it."""
+    status: Mapped[str | None] = mapped_column(String(24))
+    """Status derived from the event codes (None when no event sets one)."""
+    data: Mapped[str | None] = mapped_column(Text)
+    """Current record data (JSON object), merged from the events' documents."""
+    mark_text: Mapped[str | None] = mapped_column(Text)
+    """Verbal element of a trademark, or product indication of a design."""
+    mark_text_folded: Mapped[str | None] = mapped_column(Text)
+    """``mark_text`` case-folded (Unicode, not just ASCII: Cyrillic and Greek marks too), what
+    text search matches against on every database."""
+    filing_date: Mapped[datetime.date | None] = mapped_column(Date)
+    """Filing date from the record data."""
+    registration_date: Mapped[datetime.date | None] = mapped_column(Date)
+    """Registration date from the record data."""
+    expiry_date: Mapped[datetime.date | None] = mapped_column(Date)
+    """Expiry date from the record data."""
+    head_entry_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    """Entry hash of the latest event (the on-chain head)."""
+    event_count: Mapped[int] = mapped_column(Integer)
+    """Number of events (the head's ``seq``)."""
+    updated_block: Mapped[int] = mapped_column(BigInteger)
+    """Block of the latest event."""
+
+    __table_args__ = (
+        Index(None, "office", "ip_type", "status"),
+        Index(None, "status"),
+        Index(None, "filing_date"),
+        Index(None, "registration_date"),
+        Index(None, "updated_block"),
+    )
+
+
+class RecordNiceClass(Base):
+    """A Nice class a trademark record is filed or registered in."""
+
+    __tablename__ = "record_nice_classes"
+
+    record_key: Mapped[str] = mapped_column(
+        ForeignKey("records.record_key", ondelete="CASCADE"), primary_key=True
+    )
+    """The record."""
+    nice_class: Mapped[int] = mapped_column(Integer, primary_key=True)
+    """Nice class number, 1-45."""
+
+    __table_args__ = (Index(None, "nice_class", "record_key"),)
+
+
+class RecordLocarnoClass(Base):
+    """A Locarno class of a design record."""
+
+    __tablename__ = "record_locarno_classes"
+
+    record_key: Mapped[str] = mapped_column(
+        ForeignKey("records.record_key", ondelete="CASCADE"), primary_key=True
+    )
+    """The record."""
+    locarno_class: Mapped[str] = mapped_column(String(5), primary_key=True)
+    """``CC-SS`` class and subclass (or ``CC`` when only the class is given)."""
+
+    __table_args__ = (Index(None, "locarno_class", "record_key"),)
+
+
+class Event(Base):
+    """One anchored register event: the ``EventRecorded`` log and its document."""
+
+    __tablename__ = "events"
+
+    entry_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    """Entry hash computed by RegisterLedger (unique on the chain)."""
+    record_key: Mapped[str] = mapped_column(ForeignKey("records.record_key", ondelete="CASCADE"))
+    """The record the event belongs to."""
+    seq: Mapped[int] = mapped_column(Integer)
+    """Position in the record's history, from 1."""
+    event_code: Mapped[str] = mapped_column(String(8))
+    """ST.61/ST.87 key event code (``A10``)."""
+    national_code: Mapped[str | None] = mapped_column(String(64))
+    """The office's own event code, from the document."""
+    event_date: Mapped[datetime.date | None] = mapped_column(Date)
+    """Date of the event, from the document."""
+    effective_date: Mapped[datetime.date | None] = mapped_column(Date)
+    """Date the event takes effect, from the document."""
+    document: Mapped[str | None] = mapped_column(Text)
+    """Canonical JSON published with the entry; None when only the hash was anchored (or the
+    published bytes are not UTF-8 JSON)."""
+    document_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    """SHA-256 of the document's canonical bytes, as anchored."""
+    prev_entry_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    """Entry hash this one links to (zeros for a record's first event)."""
+    office: Mapped[str] = mapped_column(String(2))
+    """ST.3 code of the writing office."""
+    signer: Mapped[str] = mapped_column(String(42))
+    """Checksummed account that sent the transaction."""
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    """Block of the log."""
+    block_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    """Hash of that block."""
+    transaction_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    """Transaction that anchored the event."""
+    log_index: Mapped[int] = mapped_column(Integer)
+    """Position of the log in its block."""
+    block_timestamp: Mapped[int] = mapped_column(BigInteger)
+    """Unix time of the block."""
+
+    __table_args__ = (
+        # A record's history in order (the record-history query) and its integrity.
+        UniqueConstraint("record_key", "seq"),
+        # The all-offices feed, newest first, with cursor paging on the chain position.
+        UniqueConstraint("block_number", "log_index"),
+        Index(None, "office", "block_number", "log_index"),
+    )
+
+
+class IndexerCheckpoint(Base):
+    """How far an indexer has read the chain: the last block it has fully indexed."""
+
+    __tablename__ = "indexer_checkpoints"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """Indexer name (one node may run several over different contracts)."""
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    """Last block fully indexed."""
+    block_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    """Its hash when indexed; a different hash on the chain now means a reorg."""
+
+
+# The Core tables, for bulk statements (the indexer's hot path uses no ORM objects).
+records = cast(Table, Record.__table__)
+record_nice_classes = cast(Table, RecordNiceClass.__table__)
+record_locarno_classes = cast(Table, RecordLocarnoClass.__table__)
+events = cast(Table, Event.__table__)
+indexer_checkpoints = cast(Table, IndexerCheckpoint.__table__)
+
+__all__ = [
+    "Event",
+    "IndexerCheckpoint",
+    "Record",
+    "RecordLocarnoClass",
+    "RecordNiceClass",
+    "events",
+    "indexer_checkpoints",
+    "record_locarno_classes",
+    "record_nice_classes",
+    "records",
+]
