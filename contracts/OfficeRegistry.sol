@@ -122,6 +122,7 @@ contract OfficeRegistry is IOfficeRegistry {
     error OfficeRegistryProposalAlreadyExecuted(uint256 proposalId);
     error OfficeRegistryAlreadyVoted(uint256 proposalId, bytes2 code);
     error OfficeRegistryInvalidProposal(Action action);
+    error OfficeRegistryThresholdNotReached(uint256 proposalId, uint32 votes);
     error OfficeRegistryNoFounders();
 
     /// @param founders The founding offices, all Active from the start.
@@ -191,6 +192,16 @@ contract OfficeRegistry is IOfficeRegistry {
         return _proposals[proposalId];
     }
 
+    /// @notice Up to `limit` proposals starting at id `offset`, oldest first (empty past the end).
+    function proposals(uint256 offset, uint256 limit) external view returns (Proposal[] memory page) {
+        uint256 total = _proposals.length;
+        uint256 end = offset >= total ? offset : (limit > total - offset ? total : offset + limit);
+        page = new Proposal[](end - offset);
+        for (uint256 i = offset; i < end; i++) {
+            page[i - offset] = _proposals[i];
+        }
+    }
+
     /// @notice Whether an office has voted on a proposal.
     function hasVoted(uint256 proposalId, bytes2 code) external view returns (bool) {
         return _voted[proposalId][code];
@@ -218,7 +229,7 @@ contract OfficeRegistry is IOfficeRegistry {
         bytes32 dataHash
     ) external returns (uint256 proposalId) {
         bytes2 proposer = _requireActiveAdmin(msg.sender);
-        _checkProposal(action, officeCode, account, name, value);
+        _checkProposal(action, officeCode, account, bytes(name).length, value);
         proposalId = _proposals.length;
         uint64 deadline = uint64(block.timestamp) + _votingPeriod;
         _proposals.push(
@@ -248,10 +259,11 @@ contract OfficeRegistry is IOfficeRegistry {
     }
 
     /// @notice Execute a proposal that has reached the threshold but not yet executed (e.g.
-    /// after the electorate shrank). Anyone may call it.
+    /// after the electorate shrank, or the threshold was lowered). Anyone may call it: the votes
+    /// already decided, executing only applies the decision.
     function execute(uint256 proposalId) external {
         Proposal storage p = _openProposal(proposalId);
-        if (!_passes(p.votes)) revert OfficeRegistryInvalidProposal(p.action);
+        if (!_passes(p.votes)) revert OfficeRegistryThresholdNotReached(proposalId, p.votes);
         _execute(proposalId, p);
     }
 
@@ -284,24 +296,27 @@ contract OfficeRegistry is IOfficeRegistry {
         return uint256(votes) * MAX_THRESHOLD_BPS > uint256(_activeOffices) * _thresholdBps;
     }
 
+    /// @dev Checked when proposing and again when executing: another proposal may have changed
+    /// the office in between (e.g. two proposals to revoke the same key), and executing a
+    /// stale action must fail rather than emit a second, misleading event.
     function _checkProposal(
         Action action,
         bytes2 code,
         address account,
-        string calldata name,
+        uint256 nameLength,
         uint256 value
     ) private view {
         if (action == Action.AdmitOffice) {
             _requireValidCode(code);
             if (_offices[code].status != OfficeStatus.None) revert OfficeRegistryOfficeExists(code);
-            if (account == address(0) || bytes(name).length == 0) {
+            if (account == address(0) || nameLength == 0) {
                 revert OfficeRegistryInvalidProposal(action);
             }
             _requireUnusedAccount(account);
         } else if (action == Action.ChangeThreshold) {
             if (value == 0 || value >= MAX_THRESHOLD_BPS) revert OfficeRegistryInvalidThreshold(value);
         } else if (action == Action.ApproveSchema) {
-            if (bytes(name).length == 0) revert OfficeRegistryInvalidProposal(action);
+            if (nameLength == 0) revert OfficeRegistryInvalidProposal(action);
         } else {
             OfficeStatus status = _offices[code].status;
             if (status == OfficeStatus.None) revert OfficeRegistryUnknownOffice(code);
@@ -325,8 +340,9 @@ contract OfficeRegistry is IOfficeRegistry {
     }
 
     function _execute(uint256 proposalId, Proposal storage p) private {
-        p.executed = true;
         Action action = p.action;
+        _checkProposal(action, p.office, p.account, bytes(p.name).length, p.value);
+        p.executed = true;
         if (action == Action.AdmitOffice) {
             _admit(p.office, p.name, p.account, p.dataHash);
         } else if (action == Action.SuspendOffice) {

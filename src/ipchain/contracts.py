@@ -26,7 +26,7 @@ from ipchain.chain.base import ChainBackend, LogEntry, Receipt
 from ipchain.errors import ChainMismatchError, ContractRevertError
 from ipchain.keys import OfficeKey
 
-CONTRACT_NAMES = ("OfficeRegistry", "RegisterLedger")
+CONTRACT_NAMES = ("OfficeRegistry", "RegisterLedger", "AttestationRegistry")
 """Contracts ipchain deploys, in deployment order."""
 
 DEFAULT_MAX_FEE_PER_GAS = 10**10
@@ -338,7 +338,8 @@ def deploy_consortium(
     threshold_bps: int = 5000,
     voting_period_seconds: int = 7 * 24 * 3600,
 ) -> Deployment:
-    """Deploy OfficeRegistry with its founding offices, then RegisterLedger bound to it."""
+    """Deploy OfficeRegistry with its founding offices, then RegisterLedger and
+    AttestationRegistry bound to it."""
     registry = load_interface("OfficeRegistry")
     founding = [
         (
@@ -369,9 +370,20 @@ def deploy_consortium(
         gas=_DEPLOY_GAS,
         interfaces=[ledger],
     )
+    ledger_address = _created_address(receipt, "RegisterLedger")
+    attestations = load_interface("AttestationRegistry")
+    receipt = send_and_confirm(
+        backend,
+        deployer,
+        to=None,
+        data=attestations.encode_deploy(registry_address),
+        gas=_DEPLOY_GAS,
+        interfaces=[attestations],
+    )
     addresses = {
         "OfficeRegistry": registry_address,
-        "RegisterLedger": _created_address(receipt, "RegisterLedger"),
+        "RegisterLedger": ledger_address,
+        "AttestationRegistry": _created_address(receipt, "AttestationRegistry"),
     }
     return Deployment(chain_id=backend.chain_id, addresses=addresses, block_number=first_block)
 
