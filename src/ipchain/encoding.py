@@ -49,9 +49,15 @@ EVENT_CODE_LENGTH: Final = 8
 MAX_SAFE_INTEGER: Final = 2**53 - 1
 """Largest integer an IEEE-754 double (hence every JCS implementation) holds exactly."""
 
+MAX_JSON_DEPTH: Final = 256
+"""Deepest nesting of arrays and objects :func:`parse_json_strict` accepts."""
+
 _UINT64_LIMIT: Final = 2**64
 _OFFICE_CODE = re.compile(r"[A-Z]{2}")
 _HEX_HASH = re.compile(r"(?:0x)?([0-9a-fA-F]{64})")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+# A JSON string (so brackets inside strings are skipped) or one bracket.
+_STRING_OR_BRACKET = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
 
 JsonValue = Any
 """A JSON value as Python holds it: dict/Mapping, list/tuple, str, int, float, bool, None.
@@ -215,6 +221,7 @@ def parse_json_strict(text: bytes | str) -> JsonValue:
             raise InvalidInputError(f"JSON text is not valid UTF-8 (byte {error.start})") from None
     if text.startswith("\ufeff"):
         raise InvalidInputError("JSON text starts with a byte-order mark; remove it")
+    _check_nesting_depth(text)
     try:
         value = json.loads(
             text,
@@ -229,9 +236,38 @@ def parse_json_strict(text: bytes | str) -> JsonValue:
         ) from None
     except RecursionError:
         raise InvalidInputError("JSON text is nested too deeply") from None
-    # Lone surrogates are only visible once the escapes are decoded, hence a second pass.
-    _to_plain_json(value, "$")
+    # Lone surrogates are only visible once escapes are decoded, hence a second pass, needed
+    # only when the text holds a surrogate, raw or escaped.
+    if _SURROGATE_ESCAPE.search(text) or not _is_unicode_text(text):
+        _to_plain_json(value, "$")
     return value
+
+
+def _is_unicode_text(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check_nesting_depth(text: str) -> None:
+    # py_ecc (imported with eth_account) raises the recursion limit to 100,000, so the json C
+    # decoder no longer stops at RecursionError: 100 KB of "[" overflows the C stack and
+    # kills the process. Deep nesting is refused before json sees it.
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return
+    depth = 0
+    for match in _STRING_OR_BRACKET.finditer(text):
+        token = match.group()
+        if token == "[" or token == "{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise InvalidInputError(
+                    f"JSON text is nested more than {MAX_JSON_DEPTH} levels deep"
+                )
+        elif token == "]" or token == "}":
+            depth -= 1
 
 
 def _object_without_duplicates(pairs: list[tuple[str, JsonValue]]) -> dict[str, JsonValue]:
