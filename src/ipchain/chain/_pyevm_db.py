@@ -13,6 +13,7 @@ validation, so a rejected transaction leaves nothing behind.
 
 from __future__ import annotations
 
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -38,7 +39,12 @@ class StagedLevelDB(BaseAtomicDB):
     """An ``AtomicDatabaseAPI`` for py-evm whose writes reach LevelDB only on :meth:`commit`."""
 
     def __init__(self, path: Path, *, sync: bool = True) -> None:
-        self._level = plyvel.DB(str(path), create_if_missing=True)
+        # py-evm's lru_caches keep this object, and so the plyvel handle, alive until the
+        # interpreter tears its modules down, where plyvel's __dealloc__ fails noisily
+        # ("Error in sys.excepthook"). Holding the handle in a list that close() -- or, for a
+        # database nobody closed, an exit hook -- empties frees it while Python still works.
+        self._handles = [plyvel.DB(str(path), create_if_missing=True)]
+        weakref.finalize(self, _release, self._handles)
         self._sync = sync
         self._staged: dict[bytes, bytes | object] = {}
         self._read_cache: OrderedDict[bytes, bytes] = OrderedDict()
@@ -54,7 +60,7 @@ class StagedLevelDB(BaseAtomicDB):
         cached = self._read_cache.get(key)
         if cached is not None:
             return cached
-        value = self._level.get(key)
+        value = self._handles[0].get(key)
         if value is None:
             raise KeyError(key)
         self._remember(key, value)
@@ -94,7 +100,7 @@ class StagedLevelDB(BaseAtomicDB):
             self._staged.update(extra)
         if not self._staged:
             return
-        with self._level.write_batch(transaction=True, sync=self._sync) as batch:
+        with self._handles[0].write_batch(transaction=True, sync=self._sync) as batch:
             for key, value in self._staged.items():
                 if value is _DELETED:
                     batch.delete(key)
@@ -113,18 +119,30 @@ class StagedLevelDB(BaseAtomicDB):
 
     def get_committed(self, key: bytes) -> bytes | None:
         """A value as it is on disk, ignoring staged writes."""
-        value: Any = self._level.get(key)
+        value: Any = self._handles[0].get(key)
         return value  # type: ignore[no-any-return]
 
     def close(self) -> None:
         """Close LevelDB; staged writes that were not committed are lost, as after a crash."""
         self._staged = {}
         self._read_cache.clear()
-        if not self._level.closed:
-            self._level.close()
+        _release(self._handles)
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return not self._handles
 
     def _remember(self, key: bytes, value: bytes) -> None:
         cache = self._read_cache
         cache[key] = value
         if len(cache) > _READ_CACHE_SIZE:
             cache.popitem(last=False)
+
+
+def _release(handles: list[Any]) -> None:
+    """Close the plyvel handles and drop them (see ``StagedLevelDB.__init__``)."""
+    for handle in handles:
+        if not handle.closed:
+            handle.close()
+    handles.clear()
