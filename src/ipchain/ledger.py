@@ -11,9 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from eth_utils import to_checksum_address
+from typing import Any
 
-from ipchain.chain.base import ChainBackend, Receipt
+from eth_hash.auto import keccak
+
+from ipchain._internal.register_abi import (
+    checksum_address,
+    decode_event_recorded,
+    encode_record_events,
+)
+from ipchain.chain.base import ChainBackend, LogEntry, Receipt
 from ipchain.contracts import (
     ContractInterface,
     DecodedLog,
@@ -24,7 +31,7 @@ from ipchain.contracts import (
     sign_transaction,
 )
 from ipchain.encoding import ZERO_HASH, entry_hash, event_code_bytes8, record_id
-from ipchain.errors import ChainError, InvalidInputError, VerificationError
+from ipchain.errors import ChainError, ContractRevertError, InvalidInputError, VerificationError
 from ipchain.keys import OfficeKey
 
 # Gas per transaction: a fixed part plus a per-entry part measured on first entries of new
@@ -89,7 +96,18 @@ class AnchoredEntry:
 
 def entry_from_log(decoded: DecodedLog) -> AnchoredEntry:
     """An :class:`AnchoredEntry` from a decoded ``EventRecorded`` log."""
-    args = decoded.args
+    return _entry(decoded.args, decoded.log)
+
+
+def entry_from_raw_log(log: LogEntry) -> AnchoredEntry:
+    """An :class:`AnchoredEntry` from a raw ``EventRecorded`` log (fast path, no ABI walk)."""
+    args = decode_event_recorded(log.data)
+    args["recordId"] = log.topics[1]
+    args["office"] = log.topics[2][:2]
+    return _entry(args, log)
+
+
+def _entry(args: Mapping[str, Any], log: LogEntry) -> AnchoredEntry:
     return AnchoredEntry(
         record_key=args["recordKey"],
         record_id=args["recordId"],
@@ -99,11 +117,11 @@ def entry_from_log(decoded: DecodedLog) -> AnchoredEntry:
         prev_entry_hash=args["prevEntryHash"],
         entry_hash=args["entryHash"],
         office=args["office"].decode("ascii"),
-        signer=to_checksum_address(args["signer"]),
-        block_number=decoded.log.block_number,
-        block_hash=decoded.log.block_hash,
-        transaction_hash=decoded.log.transaction_hash,
-        log_index=decoded.log.log_index,
+        signer=checksum_address(args["signer"]),
+        block_number=log.block_number,
+        block_hash=log.block_hash,
+        transaction_hash=log.transaction_hash,
+        log_index=log.log_index,
         document=bytes(args["document"]),
     )
 
@@ -128,6 +146,7 @@ class Ledger:
         self.registry_address = deployment.address("OfficeRegistry")
         self.ledger_address = deployment.address("RegisterLedger")
         self._recorded_topic = self.ledger.event_topic("EventRecorded")
+        self._record_events_selector = self.ledger.encode_call("recordEvents", [])[:4]
 
     # ----------------------------------------------------------------------- reads
 
@@ -218,7 +237,7 @@ class Ledger:
         nonce = self.backend.get_nonce(key.address)
         for start in range(0, len(entries), batch_size):
             chunk = entries[start : start + batch_size]
-            calldata = self.ledger.encode_call("recordEvents", [entry for entry, _ in chunk])
+            calldata = encode_record_events(self._record_events_selector, [e for e, _ in chunk])
             raw = sign_transaction(
                 key,
                 chain_id=self.backend.chain_id,
@@ -255,33 +274,151 @@ class Ledger:
     ) -> list[tuple[tuple[str, bytes, bytes, bytes, bytes], bytes]]:
         """Contract entries with their expected entry hashes, each linked to its record's
         previous entry (on chain, or earlier in this list)."""
-        heads: dict[str, tuple[bytes, int]] = dict(known_heads)
+        return [
+            (linked.contract_entry(), linked.entry_hash)
+            for linked in self.link(events, office_code, known_heads)
+        ]
+
+    def _entries_from_receipts(self, receipts: Sequence[Receipt]) -> list[AnchoredEntry]:
+        return [
+            entry_from_raw_log(log)
+            for receipt in receipts
+            for log in receipt.logs
+            if log.address == self.ledger_address and log.topics[0] == self._recorded_topic
+        ]
+
+    # ----------------------------------------------------------------------- staged writes
+    # The steps of :meth:`anchor` one by one, for a caller that must record what it is about to
+    # send before sending it (the submitter's outbox) and handle each transaction's outcome.
+
+    def link(
+        self,
+        events: Sequence[EventToAnchor],
+        office_code: str,
+        known_heads: Mapping[str, tuple[bytes, int]] | None = None,
+    ) -> list[LinkedEntry]:
+        """Link each event to its record's previous entry: the head in ``known_heads``, else
+        the head on chain, or an event earlier in ``events``. Computes the entry hashes the
+        contract will, so they can be stored before anything is sent."""
+        heads: dict[str, tuple[bytes, int]] = dict(known_heads or {})
         linked = []
         for event in events:
             if event.record_key not in heads:
                 heads[event.record_key] = self.head_of(event.record_key)
             previous, seq = heads[event.record_key]
-            code = event_code_bytes8(event.event_code)
             expected = entry_hash(
                 record_id(event.record_key),
                 seq + 1,
-                code,
+                event_code_bytes8(event.event_code),
                 event.document_hash,
                 previous,
                 office_code,
             )
             heads[event.record_key] = (expected, seq + 1)
-            contract_entry = (event.record_key, code, event.document_hash, previous, event.document)
-            linked.append((contract_entry, expected))
+            linked.append(
+                LinkedEntry(event=event, seq=seq + 1, prev_entry_hash=previous, entry_hash=expected)
+            )
         return linked
 
-    def _entries_from_receipts(self, receipts: Sequence[Receipt]) -> list[AnchoredEntry]:
-        anchored = []
-        for receipt in receipts:
-            for log in receipt.logs:
-                if log.address != self.ledger_address:
-                    continue
-                decoded = self.ledger.decode_log(log)
-                if decoded is not None and decoded.event == "EventRecorded":
-                    anchored.append(entry_from_log(decoded))
+    def sign_batches(
+        self,
+        key: OfficeKey,
+        linked: Sequence[LinkedEntry],
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        nonce: int | None = None,
+    ) -> list[SignedBatch]:
+        """``recordEvents`` transactions of ``batch_size`` entries each, signed with consecutive
+        nonces (from the account's next nonce unless given), not sent."""
+        if batch_size < 1:
+            raise InvalidInputError("batch_size must be at least 1", field="batch_size")
+        next_nonce = self.backend.get_nonce(key.address) if nonce is None else nonce
+        batches = []
+        for start in range(0, len(linked), batch_size):
+            chunk = tuple(linked[start : start + batch_size])
+            contract_entries = [entry.contract_entry() for entry in chunk]
+            calldata = encode_record_events(self._record_events_selector, contract_entries)
+            raw = sign_transaction(
+                key,
+                chain_id=self.backend.chain_id,
+                nonce=next_nonce,
+                to=self.ledger_address,
+                data=calldata,
+                gas=_transaction_gas(contract_entries),
+            )
+            batches.append(
+                SignedBatch(
+                    entries=chunk,
+                    calldata=calldata,
+                    raw_transaction=raw,
+                    transaction_hash=keccak(raw),  # EIP-2718: hash of the envelope
+                    sender=key.address,
+                )
+            )
+            next_nonce += 1
+        return batches
+
+    def batch_outcome(self, batch: SignedBatch, receipt: Receipt) -> list[AnchoredEntry]:
+        """The entries a mined batch anchored, in order; raises the decoded
+        :class:`~ipchain.errors.ContractRevertError` when it reverted."""
+        if receipt.status != 1:
+            raise self.explain_revert(batch, receipt)
+        anchored = self._entries_from_receipts([receipt])
+        if [entry.entry_hash for entry in anchored] != [e.entry_hash for e in batch.entries]:
+            raise ChainError(
+                f"transaction 0x{receipt.transaction_hash.hex()} recorded other entries than "
+                "were sent"
+            )
         return anchored
+
+    def explain_revert(self, batch: SignedBatch, receipt: Receipt) -> ContractRevertError:
+        """Why a mined batch reverted (the contract's custom error, decoded)."""
+        return explain_failure(
+            self.backend,
+            receipt,
+            [self.ledger, self.registry],
+            to=self.ledger_address,
+            data=batch.calldata,
+            sender=batch.sender,
+        )
+
+    def entries_from_receipt(self, receipt: Receipt) -> list[AnchoredEntry]:
+        """The register entries a mined transaction anchored (none when it reverted)."""
+        return self._entries_from_receipts([receipt])
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedEntry:
+    """An event linked to its record's previous entry, with the entry hash the contract will
+    compute for it: known before the transaction is sent."""
+
+    event: EventToAnchor
+    """The event."""
+    seq: int
+    """Position it will take in the record's history, from 1."""
+    prev_entry_hash: bytes
+    """Head it links to (zeros for a record's first event)."""
+    entry_hash: bytes
+    """Entry hash it will have once anchored."""
+
+    def contract_entry(self) -> tuple[str, bytes, bytes, bytes, bytes]:
+        """The ``RegisterLedger.Entry`` tuple."""
+        event = self.event
+        code = event_code_bytes8(event.event_code)
+        return (event.record_key, code, event.document_hash, self.prev_entry_hash, event.document)
+
+
+@dataclass(frozen=True, slots=True)
+class SignedBatch:
+    """One signed ``recordEvents`` transaction, not yet sent."""
+
+    entries: tuple[LinkedEntry, ...]
+    """Its entries, in order."""
+    calldata: bytes
+    """ABI-encoded call."""
+    raw_transaction: bytes
+    """Signed transaction bytes to send."""
+    transaction_hash: bytes
+    """Hash the transaction will have on chain."""
+    sender: str
+    """Signer account."""

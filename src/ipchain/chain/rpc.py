@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import requests
-from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.providers.rpc import HTTPProvider
 
+from ipchain._internal.register_abi import checksum_address
 from ipchain.chain.base import BlockInfo, ChainBackend, LogEntry, Receipt
 from ipchain.errors import (
     ChainError,
@@ -25,16 +25,22 @@ from ipchain.errors import (
 # Receipts are polled, not pushed: HTTP is the one transport every node (and Besu behind a
 # firewall) offers. The interval keeps latency low without flooding the node.
 _POLL_INTERVAL_SECONDS = 0.02
+_MAX_BATCH_REQUESTS = 100
+_MAX_BATCH_BYTES = 512 * 1024  # raw bytes; hex-encoded on the wire, so about 1 MB of body
+
+
+def _bytes(hex_text: str) -> bytes:
+    return bytes.fromhex(hex_text[2:])
 
 
 def _log_from_rpc(raw: Any) -> LogEntry:
     return LogEntry(
-        address=to_checksum_address(raw["address"]),
-        topics=tuple(bytes(HexBytes(topic)) for topic in raw["topics"]),
-        data=bytes(HexBytes(raw["data"])),
+        address=checksum_address(raw["address"]),
+        topics=tuple(_bytes(topic) for topic in raw["topics"]),
+        data=_bytes(raw["data"]),
         block_number=int(raw["blockNumber"], 16),
-        block_hash=bytes(HexBytes(raw["blockHash"])),
-        transaction_hash=bytes(HexBytes(raw["transactionHash"])),
+        block_hash=_bytes(raw["blockHash"]),
+        transaction_hash=_bytes(raw["transactionHash"]),
         transaction_index=int(raw["transactionIndex"], 16),
         log_index=int(raw["logIndex"], 16),
     )
@@ -158,10 +164,25 @@ class RpcChain(ChainBackend):
         return bytes(HexBytes(self._rpc("eth_call", [transaction, block])))
 
     def send_raw_transactions(self, raw_transactions: Sequence[bytes]) -> list[bytes]:
-        if not raw_transactions:
-            return []
-        # One HTTP round trip for the whole batch (a JSON-RPC batch request): with many
-        # transactions in flight this keeps submission off the critical path.
+        hashes: list[bytes] = []
+        # JSON-RPC batch requests: one HTTP round trip per chunk keeps submission off the
+        # critical path; chunks stay under the request count and body size limits nodes set
+        # (anvil refuses bodies of a few MB).
+        chunk: list[bytes] = []
+        chunk_bytes = 0
+        for raw in raw_transactions:
+            if chunk and (
+                len(chunk) >= _MAX_BATCH_REQUESTS or chunk_bytes + len(raw) > _MAX_BATCH_BYTES
+            ):
+                hashes += self._send_chunk(chunk)
+                chunk, chunk_bytes = [], 0
+            chunk.append(raw)
+            chunk_bytes += len(raw)
+        if chunk:
+            hashes += self._send_chunk(chunk)
+        return hashes
+
+    def _send_chunk(self, raw_transactions: Sequence[bytes]) -> list[bytes]:
         payload = [
             {
                 "jsonrpc": "2.0",
@@ -196,7 +217,7 @@ class RpcChain(ChainBackend):
             gas_used=int(raw["gasUsed"], 16),
             logs=tuple(_log_from_rpc(log) for log in raw["logs"]),
             revert_data=None,
-            contract_address=to_checksum_address(contract_address) if contract_address else None,
+            contract_address=checksum_address(contract_address) if contract_address else None,
         )
 
     def wait_for_receipts(
