@@ -1,0 +1,84 @@
+"""Helpers for governance and attestation tests: pass proposals, approve the standard schemas,
+move chain time (anvil only), and anchor one register event."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+import pytest
+
+from ipchain.attestations import STANDARD_SCHEMAS, Attestations
+from ipchain.chain.base import ChainBackend, Receipt
+from ipchain.contracts import send_and_confirm
+from ipchain.encoding import ZERO_HASH, event_code_bytes8
+from ipchain.errors import ContractRevertError
+from ipchain.governance import Governance
+from ipchain.keys import OfficeKey
+from ipchain.ledger import AnchoredEntry, EventToAnchor, Ledger
+from tests.conftest import Consortium
+
+
+def governance(consortium: Consortium) -> Governance:
+    return Governance(consortium.backend, consortium.deployment)
+
+
+def attestations(consortium: Consortium) -> Attestations:
+    return Attestations(consortium.backend, consortium.deployment)
+
+
+def pass_proposal(gov: Governance, proposal_id: int, voters: Sequence[OfficeKey]) -> None:
+    """Vote until the proposal executes; fail the test if it does not."""
+    for voter in voters:
+        if gov.vote(voter, proposal_id):
+            return
+    raise AssertionError(f"proposal {proposal_id} did not pass with {len(voters)} more votes")
+
+
+def approve_standard_schemas(consortium: Consortium) -> None:
+    gov = governance(consortium)
+    proposer, *voters = consortium.admins.values()
+    for schema in STANDARD_SCHEMAS:
+        pass_proposal(gov, gov.propose_approve_schema(proposer, schema.definition), voters)
+
+
+def anchor_one(ledger: Ledger, key: OfficeKey, record_key: str, text: str) -> AnchoredEntry:
+    digest = hashlib.sha256(text.encode()).digest()
+    (entry,) = ledger.anchor(key, [EventToAnchor(record_key, "A10", digest)])
+    return entry
+
+
+def record_event_directly(ledger: Ledger, key: OfficeKey, record_key: str, text: str) -> Receipt:
+    """Call ``recordEvents`` with one first entry, bypassing the Ledger's own checks, so the
+    contract alone decides."""
+    digest = hashlib.sha256(text.encode()).digest()
+    entry = (record_key, event_code_bytes8("A10"), digest, ZERO_HASH, b"")
+    return send_and_confirm(
+        ledger.backend,
+        key,
+        to=ledger.ledger_address,
+        data=ledger.ledger.encode_call("recordEvents", [entry]),
+        gas=300_000,
+        interfaces=[ledger.ledger, ledger.registry],
+    )
+
+
+def expect_revert(
+    error: pytest.ExceptionInfo[ContractRevertError], name: str
+) -> tuple[object, ...]:
+    assert error.value.error_name == name, str(error.value)
+    return error.value.error_args
+
+
+def advance_time(backend: ChainBackend, seconds: int) -> None:
+    """Move chain time forward and mine a block; skips the test on a chain without time control."""
+    from ipchain.chain.rpc import RpcChain
+
+    if not isinstance(backend, RpcChain):
+        pytest.skip("the embedded chain has no time control (anvil has evm_increaseTime)")
+    backend.request("evm_increaseTime", [seconds])
+    backend.request("evm_mine", [])
+
+
+def latest_timestamp(backend: ChainBackend) -> int:
+    return backend.get_block(backend.block_number()).timestamp
