@@ -466,8 +466,10 @@ class Attestations:
         self.registry: ContractInterface = load_interface("OfficeRegistry")
         self.address = deployment.address("AttestationRegistry")
 
-    def _call(self, function: str, *args: Any) -> tuple[Any, ...]:
-        return call_function(self.backend, self.contract, self.address, function, *args)
+    def _call(self, function: str, *args: Any, block_number: int | None = None) -> tuple[Any, ...]:
+        return call_function(
+            self.backend, self.contract, self.address, function, *args, block_number=block_number
+        )
 
     def _send(self, key: OfficeKey, data: bytes, gas: int) -> list[Any]:
         receipt = send_and_confirm(
@@ -549,10 +551,11 @@ class Attestations:
 
     # ----------------------------------------------------------------------- reads
 
-    def get(self, uid: bytes) -> Attestation:
-        """One attestation; :class:`NotFoundError` when there is none."""
+    def get(self, uid: bytes, *, block_number: int | None = None) -> Attestation:
+        """One attestation as it stood at a block (the latest when None);
+        :class:`NotFoundError` when there was none."""
         try:
-            (raw,) = self._call("attestation", uid)
+            (raw,) = self._call("attestation", uid, block_number=block_number)
         except ContractRevertError as error:
             if error.error_name == "AttestationNotFound":
                 raise NotFoundError(f"no attestation 0x{bytes(uid).hex()}") from None
@@ -580,9 +583,16 @@ class Attestations:
         return bool(self._call("isValid", uid)[0])
 
     def status_at(self, uid: bytes, *, block_number: int | None = None) -> AttestationStatus:
-        """Whether it held at a block's time (the latest block when None)."""
+        """Whether it held at a block (the latest when None): the attestation as the state of
+        that block has it, judged at that block's time. Reading the state of the block, not
+        only comparing times, matters because consecutive blocks may share a timestamp."""
         number = self.backend.block_number() if block_number is None else block_number
-        return self.get(uid).status_at(self.backend.get_block(number).timestamp)
+        try:
+            attestation = self.get(uid, block_number=number)
+        except NotFoundError:
+            self.get(uid)  # NotFoundError if it never existed, rather than "not yet"
+            return AttestationStatus.NOT_YET_ISSUED
+        return attestation.status_at(self.backend.get_block(number).timestamp)
 
     def nonce_of(self, signer: str) -> int:
         """The next nonce a delegated attestation by ``signer`` must use."""
@@ -596,8 +606,9 @@ class Attestations:
         subject: bytes | None = None,
         to_block: int | None = None,
     ) -> list[Attestation]:
-        """Attestations made up to ``to_block`` (latest when None), oldest first, filtered by
-        schema, issuing office and subject. Reads ``Attested`` logs from the deployment on."""
+        """Attestations made up to ``to_block`` (latest when None), as they stood at that
+        block, oldest first, filtered by schema, issuing office and subject. Reads ``Attested``
+        logs from the deployment on."""
         topics: list[bytes | None] = [self.contract.event_topic("Attested"), None]
         topics.append(schema.uid if schema is not None else None)
         if issuer_office is not None:
@@ -614,7 +625,7 @@ class Attestations:
             decoded = self.contract.decode_log(log)
             if decoded is None or (subject is not None and decoded.args["subject"] != subject):
                 continue
-            found.append(self.get(decoded.args["uid"]))
+            found.append(self.get(decoded.args["uid"], block_number=last))
         return found
 
 

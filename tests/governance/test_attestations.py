@@ -1,0 +1,317 @@
+"""AttestationRegistry through ipchain.attestations: schemas approved by vote, claims checked
+against them, attest/revoke/validity (now and at a past block or time), and EIP-712
+delegated attestations relayed by anyone."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from eth_account.messages import encode_typed_data
+from eth_utils import keccak
+
+from ipchain.attestations import (
+    ATTEST_TYPES,
+    OFFICE_CERTIFICATE_SCHEMA,
+    PARTY_IDENTITY_SCHEMA,
+    AttestationSchema,
+    AttestationStatus,
+    build_request,
+    party_subject,
+    sign_attestation,
+    typed_data,
+)
+from ipchain.encoding import document_hash
+from ipchain.errors import ContractRevertError, InvalidInputError, NotFoundError
+from ipchain.governance import Governance
+from tests.conftest import Consortium
+from tests.governance.helpers import (
+    advance_time,
+    approve_standard_schemas,
+    attestations,
+    expect_revert,
+    governance,
+    latest_timestamp,
+    pass_proposal,
+)
+
+_numbers = itertools.count(1)
+
+
+def applicant(office: str = "EM") -> dict[str, str]:
+    return {
+        "party_id": f"{office}:applicant:{next(_numbers)}",
+        "role": "applicant",
+        "name": "Example Trading Ltd",
+        "office_code": office,
+        "country_code": "GB",
+    }
+
+
+@pytest.fixture
+def approved(consortium: Consortium) -> Consortium:
+    approve_standard_schemas(consortium)
+    return consortium
+
+
+# ------------------------------------------------------------------------------ schemas
+
+
+def test_schema_uid_is_keccak_of_the_definition_approved_on_chain(approved: Consortium) -> None:
+    gov = governance(approved)
+    for schema in (OFFICE_CERTIFICATE_SCHEMA, PARTY_IDENTITY_SCHEMA):
+        assert schema.uid == keccak(schema.definition.encode())
+        definition = gov.schema_definition(schema.uid)
+        assert definition == schema.definition
+        assert AttestationSchema.from_definition(definition) == schema
+
+
+def test_claim_is_normalised_and_hashed_over_its_canonical_bytes() -> None:
+    claim = {
+        "office_code": "EM",
+        "certificate_sha256": "0x" + "ab" * 32,
+        "accounts": ["0x" + "cd" * 20, "0x" + "0a" * 20],
+    }
+    normal = OFFICE_CERTIFICATE_SCHEMA.validate_claim(claim)
+    assert normal["accounts"] == [
+        "0x0A0a0A0a0a0A0a0a0a0A0a0A0a0a0a0A0a0a0a0a",
+        "0xCDcDcdcdcdCdcdcDcDcdcDCDcDCdCdcdcdcdcdCd",
+    ]
+    assert OFFICE_CERTIFICATE_SCHEMA.claim_hash(claim) == document_hash(normal)
+    assert OFFICE_CERTIFICATE_SCHEMA.subject_of(claim) == b"EM" + bytes(30)
+    assert PARTY_IDENTITY_SCHEMA.subject_of(applicant() | {"party_id": "X1"}) == keccak(b"X1")
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"role": "designer"}, "role"),
+        ({"office_code": "em"}, "office_code"),
+        ({"office_code": "EUR"}, "office_code"),
+        ({"country_code": 44}, "country_code"),
+        ({"name": " "}, "name"),
+        ({"checked_on": "2024-02-30"}, "checked_on"),
+        ({"nickname": "Ex"}, "nickname"),
+        ({"party_id": None}, "party_id"),
+    ],
+    ids=[
+        "enum",
+        "lowercase-office",
+        "long-office",
+        "number",
+        "blank",
+        "bad-date",
+        "extra",
+        "missing",
+    ],
+)
+def test_claim_that_does_not_match_its_schema_writes_nothing(
+    approved: Consortium, change: dict[str, object], field: str
+) -> None:
+    registry = attestations(approved)
+    claim = applicant() | change
+    with pytest.raises(InvalidInputError) as error:
+        registry.attest(approved.signers["EM"], PARTY_IDENTITY_SCHEMA, claim)
+    assert error.value.field == field
+    assert registry._call("attestationCount") == (0,)
+
+
+def test_unknown_schema_is_refused_by_the_contract(consortium: Consortium) -> None:
+    registry = attestations(consortium)  # nothing approved yet
+    with pytest.raises(ContractRevertError) as error:
+        registry.attest(consortium.signers["EM"], PARTY_IDENTITY_SCHEMA, applicant())
+    assert expect_revert(error, "AttestationUnknownSchema") == (PARTY_IDENTITY_SCHEMA.uid,)
+
+
+# ------------------------------------------------------------------------------ attest, revoke
+
+
+def test_attest_then_revoke_shows_in_queries_now_and_at_past_blocks(approved: Consortium) -> None:
+    registry = attestations(approved)
+    em = approved.signers["EM"]
+    claim = applicant()
+    made = registry.attest(em, PARTY_IDENTITY_SCHEMA, claim)
+    issued_block = approved.backend.block_number()
+    assert (made.issuer_office, made.attester, made.schema_uid) == (
+        "EM",
+        em.address,
+        PARTY_IDENTITY_SCHEMA.uid,
+    )
+    assert made.claim_hash == PARTY_IDENTITY_SCHEMA.claim_hash(claim)
+    assert made.subject == party_subject(claim["party_id"])
+    assert (made.expires_at, made.revoked_at, made.ref_uid) == (None, None, None)
+    assert registry.is_valid(made.uid)
+    found = registry.find(schema=PARTY_IDENTITY_SCHEMA, issuer_office="EM", subject=made.subject)
+    assert found == [made]
+    assert registry.find(issuer_office="AU") == []
+
+    revoked = registry.revoke(em, made.uid)
+    assert revoked.revoked_at is not None and revoked.revoked_at >= made.issued_at
+    assert not registry.is_valid(made.uid)
+    assert registry.status_at(made.uid) is AttestationStatus.REVOKED
+    assert registry.status_at(made.uid, block_number=issued_block) is AttestationStatus.VALID
+    assert registry.status_at(made.uid, block_number=issued_block - 1) is (
+        AttestationStatus.NOT_YET_ISSUED
+    )
+    assert not registry.is_valid_at(made.uid, revoked.revoked_at)
+    with pytest.raises(ContractRevertError) as error:
+        registry.revoke(em, made.uid)
+    assert expect_revert(error, "AttestationAlreadyRevoked") == (made.uid,)
+
+
+def test_validity_at_a_past_time_survives_revocation(approved: Consortium) -> None:
+    registry = attestations(approved)
+    em = approved.signers["EM"]
+    made = registry.attest(em, PARTY_IDENTITY_SCHEMA, applicant())
+    advance_time(approved.backend, 10)  # blocks of one second may share a timestamp
+    revoked = registry.revoke(em, made.uid)
+    assert revoked.revoked_at is not None and revoked.revoked_at >= made.issued_at + 10
+    assert not registry.is_valid_at(made.uid, made.issued_at - 1)
+    assert registry.is_valid_at(made.uid, made.issued_at)
+    assert registry.is_valid_at(made.uid, revoked.revoked_at - 1)
+    assert not registry.is_valid_at(made.uid, revoked.revoked_at)
+    assert revoked.status_at(revoked.revoked_at - 1) is AttestationStatus.VALID
+
+
+def test_reference_expiry_and_unknown_uids(approved: Consortium) -> None:
+    registry = attestations(approved)
+    em = approved.signers["EM"]
+    base = registry.attest(em, PARTY_IDENTITY_SCHEMA, applicant())
+    linked = registry.attest(em, PARTY_IDENTITY_SCHEMA, applicant(), ref_uid=base.uid)
+    assert linked.ref_uid == base.uid
+    missing = b"\x42" * 32
+    with pytest.raises(ContractRevertError) as error:
+        registry.attest(em, PARTY_IDENTITY_SCHEMA, applicant(), ref_uid=missing)
+    assert expect_revert(error, "AttestationUnknownReference") == (missing,)
+    past = latest_timestamp(approved.backend)
+    with pytest.raises(ContractRevertError) as error:
+        registry.attest(em, PARTY_IDENTITY_SCHEMA, applicant(), expires_at=past)
+    expect_revert(error, "AttestationInvalidExpiry")
+    with pytest.raises(NotFoundError):
+        registry.get(missing)
+    with pytest.raises(ContractRevertError) as error:
+        registry.revoke(em, missing)
+    expect_revert(error, "AttestationNotFound")
+    assert not registry.is_valid(missing)
+
+
+def test_attestation_expires_at_its_time(approved: Consortium) -> None:
+    registry = attestations(approved)
+    expires = latest_timestamp(approved.backend) + 100
+    made = registry.attest(
+        approved.signers["AU"], PARTY_IDENTITY_SCHEMA, applicant("AU"), expires_at=expires
+    )
+    block = approved.backend.block_number()
+    assert registry.is_valid(made.uid) and made.expires_at == expires
+    advance_time(approved.backend, 200)
+    assert not registry.is_valid(made.uid)
+    assert registry.status_at(made.uid) is AttestationStatus.EXPIRED
+    assert registry.status_at(made.uid, block_number=block) is AttestationStatus.VALID
+    assert registry.is_valid_at(made.uid, expires - 1)
+    assert not registry.is_valid_at(made.uid, expires)
+
+
+# ------------------------------------------------------------------------------ EIP-712
+
+
+def test_typed_data_hash_matches_the_contract_digest(approved: Consortium) -> None:
+    registry = attestations(approved)
+    request = build_request(PARTY_IDENTITY_SCHEMA, applicant(), expires_at=2**40)
+    signer = approved.signers["EM"].address
+    domain, types, message = typed_data(
+        approved.backend.chain_id, registry.address, request, signer, 7, 2**33
+    )
+    signable = encode_typed_data(domain, types, message)
+    python_digest = keccak(b"\x19" + signable.version + signable.header + signable.body)
+    (contract_digest,) = registry._call("attestDigest", request.as_tuple(), signer, 7, 2**33)
+    assert python_digest == contract_digest
+    type_string = "Attest(" + ",".join(f"{f['type']} {f['name']}" for f in ATTEST_TYPES["Attest"])
+    assert registry._call("ATTEST_TYPEHASH") == (keccak(text=type_string + ")"),)
+
+
+def test_relayed_attestation_is_the_signers_and_cannot_be_replayed(approved: Consortium) -> None:
+    registry = attestations(approved)
+    em = approved.signers["EM"]
+    request = build_request(PARTY_IDENTITY_SCHEMA, applicant())
+    signed = registry.sign(em, request, deadline=latest_timestamp(approved.backend) + 600)
+    assert signed.nonce == 0
+    made = registry.relay(approved.outsider, signed)  # anyone may pay for the relay
+    assert (made.attester, made.issuer_office) == (em.address, "EM")
+    assert made.claim_hash == request.claim_hash and registry.is_valid(made.uid)
+    assert registry.nonce_of(em.address) == 1
+    with pytest.raises(ContractRevertError) as error:
+        registry.relay(approved.outsider, signed)
+    assert expect_revert(error, "AttestationInvalidNonce") == (em.address, 1)
+    second = registry.relay(approved.signers["AU"], registry.sign(em, request, deadline=2**40))
+    assert second.uid != made.uid and registry.nonce_of(em.address) == 2
+
+
+def test_relays_with_a_bad_signature_deadline_or_chain_are_refused(approved: Consortium) -> None:
+    registry = attestations(approved)
+    em, au = approved.signers["EM"], approved.signers["AU"]
+    request = build_request(PARTY_IDENTITY_SCHEMA, applicant())
+    now = latest_timestamp(approved.backend)
+    relayer = approved.outsider
+
+    expired = registry.sign(em, request, deadline=now - 1)
+    with pytest.raises(ContractRevertError) as error:
+        registry.relay(relayer, expired)
+    assert expect_revert(error, "AttestationExpiredDeadline") == (now - 1,)
+
+    by_au = registry.sign(au, request, deadline=now + 600)
+    claims_em = type(by_au)(request, em.address, 0, now + 600, by_au.signature)
+    with pytest.raises(ContractRevertError) as error:
+        registry.relay(relayer, claims_em)
+    assert expect_revert(error, "AttestationInvalidSignature") == (em.address,)
+
+    other_chain = sign_attestation(
+        em,
+        request,
+        chain_id=approved.backend.chain_id + 1,
+        registry_address=registry.address,
+        nonce=0,
+        deadline=now + 600,
+    )
+    with pytest.raises(ContractRevertError) as error:
+        registry.relay(relayer, other_chain)
+    expect_revert(error, "AttestationInvalidSignature")
+
+    other_contract = sign_attestation(
+        em,
+        request,
+        chain_id=approved.backend.chain_id,
+        registry_address=approved.deployment.address("RegisterLedger"),
+        nonce=0,
+        deadline=now + 600,
+    )
+    with pytest.raises(ContractRevertError) as error:
+        registry.relay(relayer, other_contract)
+    expect_revert(error, "AttestationInvalidSignature")
+
+    unsigned = type(by_au)(request, em.address, 0, now + 600, b"")
+    with pytest.raises(ContractRevertError) as error:
+        registry.relay(relayer, unsigned)
+    expect_revert(error, "AttestationInvalidSignature")
+
+    by_outsider = registry.sign(approved.outsider, request, deadline=now + 600)
+    with pytest.raises(ContractRevertError) as error:
+        registry.relay(em, by_outsider)
+    assert expect_revert(error, "AttestationUnauthorizedOffice") == (approved.outsider.address,)
+    # None of the refused relays used up the signer's nonce.
+    assert registry.nonce_of(em.address) == 0
+    assert registry.relay(relayer, registry.sign(em, request, deadline=now + 600)).attester == (
+        em.address
+    )
+
+
+def test_signature_of_an_office_suspended_before_relay_is_refused(approved: Consortium) -> None:
+    registry = attestations(approved)
+    gov: Governance = governance(approved)
+    au = approved.signers["AU"]
+    request = build_request(PARTY_IDENTITY_SCHEMA, applicant("AU"))
+    signed = registry.sign(au, request, deadline=latest_timestamp(approved.backend) + 600)
+    admins = approved.admins
+    pass_proposal(gov, gov.propose_suspend_office(admins["EM"], "AU"), [admins["RU"]])
+    with pytest.raises(ContractRevertError) as error:
+        registry.relay(approved.outsider, signed)
+    assert expect_revert(error, "AttestationUnauthorizedOffice") == (au.address,)
