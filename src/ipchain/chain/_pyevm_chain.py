@@ -1,4 +1,5 @@
-"""py-evm pieces of the embedded chain: the genesis file, the chain class, and block mining.
+"""py-evm pieces of the embedded chain: the genesis file, the chain class, block mining, and
+reading logs back from blocks.
 
 Kept apart from :mod:`ipchain.chain.embedded` so that module reads as the ``ChainBackend``
 contract (locking, persistence, receipts, logs) while this one holds what is specific to
@@ -18,6 +19,7 @@ from eth.abc import (
     BlockAPI,
     BlockHeaderAPI,
     BlockPersistResult,
+    ChainDatabaseAPI,
     ComputationAPI,
     ReceiptAPI,
     SignedTransactionAPI,
@@ -26,10 +28,12 @@ from eth.chains.base import MiningChain
 from eth.constants import POST_MERGE_DIFFICULTY, POST_MERGE_MIX_HASH, POST_MERGE_NONCE
 from eth.db.atomic import AtomicDB
 from eth.vm.forks.prague import PragueVM
+from eth_bloom.bloom import BloomFilter
 from eth_typing import Address, BlockNumber
-from eth_utils.address import to_canonical_address
+from eth_utils.address import to_canonical_address, to_checksum_address
 from eth_utils.exceptions import ValidationError
 
+from ipchain.chain.base import LogEntry
 from ipchain.errors import ChainError
 
 GENESIS_FORMAT = "ipchain-embedded-genesis/1"
@@ -265,3 +269,131 @@ def chain_class(chain_id: int) -> type[EmbeddedMiningChain]:
             f"EmbeddedMiningChain{chain_id}", (EmbeddedMiningChain,), {"chain_id": chain_id}
         )
     return _CHAIN_CLASSES[chain_id]
+
+
+def split_by_gas(
+    transactions: Sequence[tuple[int, SignedTransactionAPI]], block_gas_limit: int
+) -> tuple[list[list[tuple[int, SignedTransactionAPI]]], list[tuple[int, SignedTransactionAPI]]]:
+    """Consecutive groups of (position, transaction) whose gas limits fit in one block each,
+    and the transactions that fit in no block."""
+    groups: list[list[tuple[int, SignedTransactionAPI]]] = []
+    oversized: list[tuple[int, SignedTransactionAPI]] = []
+    group: list[tuple[int, SignedTransactionAPI]] = []
+    group_gas = 0
+    for position, transaction in transactions:
+        if transaction.gas > block_gas_limit:
+            oversized.append((position, transaction))
+            continue
+        if group and group_gas + transaction.gas > block_gas_limit:
+            groups.append(group)
+            group, group_gas = [], 0
+        group.append((position, transaction))
+        group_gas += transaction.gas
+    if group:
+        groups.append(group)
+    return groups, oversized
+
+
+# --- reading blocks ----------------------------------------------------------------------------
+
+RECEIPT_BUILDER = PragueVM.get_receipt_builder()
+"""Decodes the receipts of every block (one fork from genesis on)."""
+
+
+def block_logs(
+    chaindb: ChainDatabaseAPI,
+    header: BlockHeaderAPI,
+    addresses: frozenset[bytes] | None,
+    topics: Sequence[frozenset[bytes] | None],
+) -> list[LogEntry]:
+    """The logs of one block that match the filter (see :func:`log_matches`), with their
+    block-wide log index."""
+    receipts: tuple[ReceiptAPI, ...] = chaindb.get_receipts(header, RECEIPT_BUILDER)
+    transaction_hashes: tuple[bytes, ...] | None = None
+    block_hash = bytes(header.hash)
+    found = []
+    log_index = 0
+    for transaction_index, receipt in enumerate(receipts):
+        for log in receipt.logs:
+            if log_matches(log, addresses, topics):
+                if transaction_hashes is None:
+                    transaction_hashes = chaindb.get_block_transaction_hashes(header)
+                found.append(
+                    log_entry(
+                        log,
+                        block_number=header.block_number,
+                        block_hash=block_hash,
+                        transaction_hash=bytes(transaction_hashes[transaction_index]),
+                        transaction_index=transaction_index,
+                        log_index=log_index,
+                    )
+                )
+            log_index += 1
+    return found
+
+
+def log_entry(
+    log: Any,
+    *,
+    block_number: int,
+    block_hash: bytes,
+    transaction_hash: bytes,
+    transaction_index: int,
+    log_index: int,
+) -> LogEntry:
+    """ipchain's view of a py-evm log."""
+    return LogEntry(
+        address=to_checksum_address(log.address),
+        topics=tuple(topic.to_bytes(32, "big") for topic in log.topics),
+        data=bytes(log.data),
+        block_number=block_number,
+        block_hash=block_hash,
+        transaction_hash=transaction_hash,
+        transaction_index=transaction_index,
+        log_index=log_index,
+    )
+
+
+def log_matches(
+    log: Any, addresses: frozenset[bytes] | None, topics: Sequence[frozenset[bytes] | None]
+) -> bool:
+    """eth_getLogs matching: the address is one of ``addresses`` (None: any), and topic i is
+    one of ``topics[i]`` (None: any); a log with fewer topics than filtered never matches."""
+    if addresses is not None and bytes(log.address) not in addresses:
+        return False
+    if len(topics) > len(log.topics):
+        return False
+    for wanted, topic in zip(topics, log.topics, strict=False):
+        if wanted is not None and topic.to_bytes(32, "big") not in wanted:
+            return False
+    return True
+
+
+def bloom_may_match(
+    bloom_value: int, addresses: frozenset[bytes] | None, topics: Sequence[frozenset[bytes] | None]
+) -> bool:
+    """False when a block's logs bloom rules out any log matching the filter."""
+    bloom = BloomFilter(bloom_value)
+    if addresses is not None and not any(address in bloom for address in addresses):
+        return False
+    return all(wanted is None or any(topic in bloom for topic in wanted) for wanted in topics)
+
+
+def transaction_chain_id(transaction: SignedTransactionAPI) -> int | None:
+    """The chain id a transaction was signed for; None for a pre-EIP-155 legacy one."""
+    if transaction.type_id is not None:
+        return int(transaction.chain_id or 0)
+    v = int(transaction.v)  # type: ignore[attr-defined]
+    return None if v in (27, 28) else (v - 35) // 2  # EIP-155, or unprotected
+
+
+def effective_gas_price(transaction: SignedTransactionAPI, header: BlockHeaderAPI) -> int:
+    """Price per gas the transaction paid in the block with ``header``."""
+    if transaction.type_id in (None, 1):
+        return int(transaction.gas_price)
+    return int(
+        min(
+            transaction.max_fee_per_gas,
+            transaction.max_priority_fee_per_gas + (header.base_fee_per_gas or 0),
+        )
+    )

@@ -18,9 +18,6 @@ DESIGN.md §8 explains why this is py-evm driven directly and not eth-tester.
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -29,101 +26,66 @@ from pathlib import Path
 from typing import IO, Any
 
 import plyvel
-import rlp
 from eth.abc import BlockHeaderAPI, ComputationAPI, ReceiptAPI, SignedTransactionAPI
 from eth.exceptions import HeaderNotFound, Revert
-from eth.vm.forks.prague import PragueVM
 from eth.vm.forks.prague.transactions import PragueTransactionBuilder
 from eth.vm.spoof import SpoofTransaction
-from eth_bloom.bloom import BloomFilter
-from eth_keys.datatypes import PrivateKey
 from eth_typing import Address, BlockNumber
 from eth_utils.address import to_canonical_address, to_checksum_address
-from eth_utils.crypto import keccak
 
-from ipchain.chain._pyevm_chain import EmbeddedMiningChain, Genesis, MinedBlock, chain_class
+from ipchain.chain._embedded_store import (
+    DEFAULT_GENESIS,
+    FAUCET_ADDRESS,
+    FAUCET_PRIVATE_KEY,
+    TRANSACTION_RECORD_PREFIX,
+    TransactionRecord,
+    faucet_transfer,
+    initialise,
+    lock_data_dir,
+    transaction_records,
+    unlock,
+    write_chain_description,
+)
+from ipchain.chain._pyevm_chain import (
+    RECEIPT_BUILDER,
+    EmbeddedMiningChain,
+    block_logs,
+    bloom_may_match,
+    chain_class,
+    effective_gas_price,
+    log_entry,
+    split_by_gas,
+    transaction_chain_id,
+)
 from ipchain.chain._pyevm_db import StagedLevelDB
 from ipchain.chain.base import BlockInfo, ChainBackend, LogEntry, Receipt
 from ipchain.errors import (
     ChainError,
-    ChainMismatchError,
     ChainUnavailableError,
     ContractRevertError,
     ReceiptTimeoutError,
     TransactionRejectedError,
 )
 
+__all__ = [
+    "CALL_GAS",
+    "DEFAULT_GENESIS",
+    "EMBEDDED_CHAIN_ID",
+    "FAUCET_ADDRESS",
+    "FAUCET_PRIVATE_KEY",
+    "EmbeddedChain",
+    "TransactionDetails",
+]
+
 EMBEDDED_CHAIN_ID = 31_415_926
 """Chain id of the default embedded genesis (π·10⁷): distinct from mainnet, anvil (31337) and
 public testnets, so a transaction signed for it is useless anywhere else."""
 
-DEFAULT_GENESIS = Path(__file__).with_name("embedded_genesis.json")
-"""Genesis used when a new data directory is opened without one (same as
-``node_config/embedded/genesis.json``)."""
-
-FAUCET_PRIVATE_KEY = keccak(
-    b"ipchain embedded chain dev faucet - public key, never use outside development"
-)
-"""Private key of the faucet funded by the default genesis. It is public (derived from a fixed
-string): the embedded chain is for development and tests only."""
-
-FAUCET_ADDRESS = to_checksum_address(PrivateKey(FAUCET_PRIVATE_KEY).public_key.to_address())
-"""Address of the dev faucet (0xD2d81B97E9A20Aeb865a7DB18cb49693AFf87d5a)."""
-
 CALL_GAS = 50_000_000
 """Gas given to ``call`` (the same cap geth applies to eth_call)."""
 
-_META_CHAIN_ID = b"ipchain:meta:chain-id"
-_META_GENESIS_HASH = b"ipchain:meta:genesis-hash"
-_TRANSACTION_INDEX = b"ipchain:tx:"
-"""Prefix of ipchain's per-transaction record, written in the same batch as its block."""
-
-_RECEIPT_BUILDER = PragueVM.get_receipt_builder()
 _TRANSACTION_BUILDER = PragueTransactionBuilder
 _BLOB_TRANSACTION_TYPE = 3
-
-
-@dataclass(frozen=True, slots=True)
-class TransactionRecord:
-    """What ipchain stores per mined transaction, next to py-evm's receipts."""
-
-    block_number: int
-    """Block that includes it."""
-    transaction_index: int
-    """Its position in that block."""
-    gas_used: int
-    """Gas it used (py-evm receipts only hold the cumulative figure)."""
-    first_log_index: int
-    """Block-wide index of its first log."""
-    contract_address: bytes
-    """Address a deployment created, or empty."""
-    revert_data: bytes
-    """Raw revert data of a failed transaction (empty on success or a non-revert failure)."""
-
-    def encode(self) -> bytes:
-        encoded: bytes = rlp.encode(
-            [
-                self.block_number,
-                self.transaction_index,
-                self.gas_used,
-                self.first_log_index,
-                self.contract_address,
-                self.revert_data,
-            ]
-        )
-        return encoded
-
-    @classmethod
-    def decode(cls, encoded: bytes) -> TransactionRecord:
-        number, index, gas, first_log, contract, revert = rlp.decode(encoded)
-        return cls(
-            block_number=int.from_bytes(number, "big"),
-            transaction_index=int.from_bytes(index, "big"),
-            gas_used=int.from_bytes(gas, "big"),
-            first_log_index=int.from_bytes(first_log, "big"),
-            contract_address=contract,
-            revert_data=revert,
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +149,7 @@ class EmbeddedChain(ChainBackend):
         """
         data_dir = Path(data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
-        lock_file = _lock_data_dir(data_dir)
+        lock_file = lock_data_dir(data_dir)
         database: StagedLevelDB | None = None
         try:
             try:
@@ -196,14 +158,14 @@ class EmbeddedChain(ChainBackend):
                 raise ChainUnavailableError(
                     f"cannot open the embedded chain database in {data_dir}: {error}"
                 ) from None
-            chain_id, genesis_hash = _initialise(database, data_dir, genesis)
+            chain_id, genesis_hash = initialise(database, data_dir, genesis)
             chain = cls(data_dir, database, lock_file, chain_id, genesis_hash)
-            _write_chain_description(data_dir, chain_id, genesis_hash)
+            write_chain_description(data_dir, chain_id, genesis_hash)
             return chain
         except BaseException:
             if database is not None:
                 database.close()
-            _unlock(lock_file)
+            unlock(lock_file)
             raise
 
     def close(self) -> None:
@@ -211,7 +173,7 @@ class EmbeddedChain(ChainBackend):
             if self._lock_file is None:
                 return
             self._database.close()
-            _unlock(self._lock_file)
+            unlock(self._lock_file)
             self._lock_file = None
 
     def _check_open(self) -> None:
@@ -349,7 +311,7 @@ class EmbeddedChain(ChainBackend):
     # --- receipts and logs -------------------------------------------------------------------
 
     def _record(self, transaction_hash: bytes) -> TransactionRecord | None:
-        encoded = self._database.get_committed(_TRANSACTION_INDEX + transaction_hash)
+        encoded = self._database.get_committed(TRANSACTION_RECORD_PREFIX + transaction_hash)
         return None if encoded is None else TransactionRecord.decode(encoded)
 
     def get_receipt(self, transaction_hash: bytes) -> Receipt | None:
@@ -365,11 +327,11 @@ class EmbeddedChain(ChainBackend):
     ) -> tuple[Receipt, ReceiptAPI, BlockHeaderAPI]:
         header = self.header(record.block_number)
         receipt = self._chain.chaindb.get_receipt_by_index(
-            BlockNumber(record.block_number), record.transaction_index, _RECEIPT_BUILDER
+            BlockNumber(record.block_number), record.transaction_index, RECEIPT_BUILDER
         )
         block_hash = bytes(header.hash)
         logs = tuple(
-            _log_entry(
+            log_entry(
                 log,
                 block_number=record.block_number,
                 block_hash=block_hash,
@@ -410,7 +372,7 @@ class EmbeddedChain(ChainBackend):
                 header=header,
                 transaction_index=record.transaction_index,
                 cumulative_gas_used=raw_receipt.gas_used,
-                effective_gas_price=_effective_gas_price(transaction, header),
+                effective_gas_price=effective_gas_price(transaction, header),
                 logs_bloom=raw_receipt.bloom,
             )
 
@@ -470,40 +432,10 @@ class EmbeddedChain(ChainBackend):
             last = min(to_block, int(self._head.block_number))
             for number in range(from_block, last + 1):
                 header = self._chain.get_canonical_block_header_by_number(BlockNumber(number))
-                if not _bloom_may_match(header.bloom, addresses, topics):
+                if not bloom_may_match(header.bloom, addresses, topics):
                     continue
-                matched.extend(self._block_logs(header, addresses, topics))
+                matched.extend(block_logs(self._chain.chaindb, header, addresses, topics))
         return matched
-
-    def _block_logs(
-        self,
-        header: BlockHeaderAPI,
-        addresses: frozenset[bytes] | None,
-        topics: Sequence[frozenset[bytes] | None],
-    ) -> list[LogEntry]:
-        chaindb = self._chain.chaindb
-        receipts: tuple[ReceiptAPI, ...] = chaindb.get_receipts(header, _RECEIPT_BUILDER)
-        transaction_hashes: tuple[bytes, ...] | None = None
-        block_hash = bytes(header.hash)
-        found = []
-        log_index = 0
-        for transaction_index, receipt in enumerate(receipts):
-            for log in receipt.logs:
-                if _log_matches(log, addresses, topics):
-                    if transaction_hashes is None:
-                        transaction_hashes = chaindb.get_block_transaction_hashes(header)
-                    found.append(
-                        _log_entry(
-                            log,
-                            block_number=header.block_number,
-                            block_hash=block_hash,
-                            transaction_hash=bytes(transaction_hashes[transaction_index]),
-                            transaction_index=transaction_index,
-                            log_index=log_index,
-                        )
-                    )
-                log_index += 1
-        return found
 
     # --- sending -----------------------------------------------------------------------------
 
@@ -566,14 +498,15 @@ class EmbeddedChain(ChainBackend):
         where = f"transaction {position} (0x{bytes(transaction.hash).hex()})"
         if transaction.type_id == _BLOB_TRANSACTION_TYPE:
             raise TransactionRejectedError(f"{where}: blob transactions are not supported")
-        chain_id = _transaction_chain_id(transaction)
+        chain_id = transaction_chain_id(transaction)
         if chain_id is not None and chain_id != self._chain_id:
             raise TransactionRejectedError(
                 f"{where}: signed for chain id {chain_id}, this chain is {self._chain_id}"
             )
         try:
-            transaction.check_signature_validity()
-            transaction.sender  # noqa: B018 - recovers (and caches) the sender
+            # Recovering the sender (cached on the transaction) catches garbage signatures
+            # here, with a clear message; py-evm checks the signature's ranges when it runs.
+            transaction.sender  # noqa: B018
         except Exception as error:
             raise TransactionRejectedError(f"{where}: invalid signature ({error})") from None
         return transaction
@@ -584,28 +517,16 @@ class EmbeddedChain(ChainBackend):
         outcomes: list[bytes | TransactionRejectedError],
         all_or_nothing: bool,
     ) -> list[list[tuple[int, SignedTransactionAPI]]]:
-        """Split transactions into blocks whose gas limits add up to at most a block's."""
         limit = int(self._head.gas_limit)
-        groups: list[list[tuple[int, SignedTransactionAPI]]] = []
-        group: list[tuple[int, SignedTransactionAPI]] = []
-        group_gas = 0
-        for position, transaction in pending:
-            if transaction.gas > limit:
-                error = TransactionRejectedError(
-                    f"transaction {position} (0x{bytes(transaction.hash).hex()}): gas limit "
-                    f"{transaction.gas} exceeds the block gas limit {limit}"
-                )
-                if all_or_nothing:
-                    raise error
-                outcomes[position] = error
-                continue
-            if group and group_gas + transaction.gas > limit:
-                groups.append(group)
-                group, group_gas = [], 0
-            group.append((position, transaction))
-            group_gas += transaction.gas
-        if group:
-            groups.append(group)
+        groups, oversized = split_by_gas(pending, limit)
+        for position, transaction in oversized:
+            error = TransactionRejectedError(
+                f"transaction {position} (0x{bytes(transaction.hash).hex()}): gas limit "
+                f"{transaction.gas} exceeds the block gas limit {limit}"
+            )
+            if all_or_nothing:
+                raise error
+            outcomes[position] = error
         return groups
 
     def _mine_group(
@@ -632,39 +553,13 @@ class EmbeddedChain(ChainBackend):
             if not mined.receipts:
                 self._discard()  # every transaction was refused: mine no empty block
                 return
-            self._stage_records(mined)
+            for key, value in transaction_records(mined).items():
+                self._database[key] = value
             if not all_or_nothing:
                 self._commit()
         except BaseException:
             self._discard()
             raise
-
-    def _stage_records(self, mined: MinedBlock) -> None:
-        block = mined.block
-        previous_cumulative = 0
-        first_log_index = 0
-        for index, (transaction, receipt, computation) in enumerate(
-            zip(block.transactions, mined.receipts, mined.computations, strict=True)
-        ):
-            failed = computation.is_error
-            created = b""
-            if not transaction.to and not failed:
-                created = bytes(computation.msg.storage_address)
-            record = TransactionRecord(
-                block_number=block.number,
-                transaction_index=index,
-                gas_used=receipt.gas_used - previous_cumulative,
-                first_log_index=first_log_index,
-                contract_address=created,
-                revert_data=(
-                    bytes(computation.output)
-                    if failed and isinstance(computation.error, Revert)
-                    else b""
-                ),
-            )
-            self._database[_TRANSACTION_INDEX + bytes(transaction.hash)] = record.encode()
-            previous_cumulative = receipt.gas_used
-            first_log_index += len(receipt.logs)
 
     def _commit(self) -> None:
         self._database.commit()
@@ -696,173 +591,17 @@ class EmbeddedChain(ChainBackend):
                 )
             nonce = self.get_nonce(FAUCET_ADDRESS)
             max_fee = 2 * self.base_fee_per_gas() + 1
-            faucet_key = PrivateKey(FAUCET_PRIVATE_KEY)
-            raws = []
-            for offset, (address, wei) in enumerate(amounts.items()):
-                recipient = to_canonical_address(address)
-                unsigned = _TRANSACTION_BUILDER.new_unsigned_dynamic_fee_transaction(
-                    chain_id=self._chain_id,
-                    nonce=nonce + offset,
-                    max_priority_fee_per_gas=0,
-                    max_fee_per_gas=max_fee,
+            raws = [
+                faucet_transfer(
+                    self._chain_id,
+                    nonce + offset,
+                    max_fee,
+                    to_canonical_address(address),
+                    wei,
                     # a contract's receive() may need more than a plain transfer
-                    gas=100_000 if self._state().get_code(recipient) else 21_000,
-                    to=recipient,
-                    value=wei,
-                    data=b"",
-                    access_list=(),
+                    gas=100_000 if self.get_code(address) else 21_000,
                 )
-                raws.append(unsigned.as_signed_transaction(faucet_key).encode())
+                for offset, (address, wei) in enumerate(amounts.items())
+            ]
             hashes = self.send_raw_transactions(raws)
             return self.wait_for_receipts(hashes, timeout=0)
-
-
-# --- opening helpers ---------------------------------------------------------------------------
-
-
-def _lock_data_dir(data_dir: Path) -> IO[str]:
-    lock_file = (data_dir / "ipchain.lock").open("a+", encoding="utf-8")
-    try:
-        fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        lock_file.seek(0)
-        owner = lock_file.read().strip()
-        lock_file.close()
-        if owner == str(os.getpid()):
-            raise ChainUnavailableError(
-                f"the embedded chain in {data_dir} is already open in this process; "
-                "share that EmbeddedChain instead of opening it twice"
-            ) from None
-        by = f" (pid {owner})" if owner.isdigit() else ""
-        raise ChainUnavailableError(
-            f"the embedded chain in {data_dir} is already open in another process{by}; "
-            "stop that process, or share the chain over JSON-RPC (ipchain serve exposes it)"
-        ) from None
-    lock_file.seek(0)
-    lock_file.truncate()
-    lock_file.write(str(os.getpid()))
-    lock_file.flush()
-    return lock_file
-
-
-def _unlock(lock_file: IO[str]) -> None:
-    fcntl.flock(lock_file, fcntl.LOCK_UN)
-    lock_file.close()
-
-
-def _initialise(
-    database: StagedLevelDB, data_dir: Path, genesis_path: Path | None
-) -> tuple[int, bytes]:
-    """Create the chain in an empty database, or check an existing one; return its chain id
-    and genesis hash."""
-    stored_chain_id = database.get_committed(_META_CHAIN_ID)
-    genesis = Genesis.from_file(genesis_path) if genesis_path is not None else None
-    if stored_chain_id is None:
-        if database.get_committed(b"v1:canonical_head_hash") is not None:
-            raise ChainMismatchError(f"{data_dir} holds a chain database ipchain did not create")
-        genesis = genesis or Genesis.from_file(DEFAULT_GENESIS)
-        chain = chain_class(genesis.chain_id).from_genesis(
-            database, genesis.header_params(), genesis.state()
-        )
-        genesis_hash = bytes(chain.get_canonical_head().hash)
-        # Genesis state, block 0 and the metadata reach the disk in one batch, so a crash
-        # here leaves an empty database and the next open starts again.
-        database.commit(
-            {
-                _META_CHAIN_ID: str(genesis.chain_id).encode(),
-                _META_GENESIS_HASH: genesis_hash,
-            }
-        )
-        return genesis.chain_id, genesis_hash
-    chain_id = int(stored_chain_id)
-    genesis_hash = database.get_committed(_META_GENESIS_HASH) or b""
-    if genesis is not None:
-        if genesis.chain_id != chain_id:
-            raise ChainMismatchError(
-                f"data directory {data_dir} belongs to chain id {chain_id}, "
-                f"expected {genesis.chain_id} (from {genesis_path})"
-            )
-        expected_hash = genesis.block_hash()
-        if expected_hash != genesis_hash:
-            raise ChainMismatchError(
-                f"data directory {data_dir} belongs to chain id {chain_id} with genesis "
-                f"0x{genesis_hash.hex()}, expected genesis 0x{expected_hash.hex()} "
-                f"(from {genesis_path})"
-            )
-    return chain_id, genesis_hash
-
-
-def _write_chain_description(data_dir: Path, chain_id: int, genesis_hash: bytes) -> None:
-    path = data_dir / "chain.json"
-    text = json.dumps(
-        {"chainId": chain_id, "genesisHash": "0x" + genesis_hash.hex(), "engine": "py-evm"},
-        indent=2,
-    )
-    if not path.exists() or path.read_text(encoding="utf-8") != text:
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(text, encoding="utf-8")
-        temporary.replace(path)
-
-
-# --- conversions -------------------------------------------------------------------------------
-
-
-def _log_entry(
-    log: Any,
-    *,
-    block_number: int,
-    block_hash: bytes,
-    transaction_hash: bytes,
-    transaction_index: int,
-    log_index: int,
-) -> LogEntry:
-    return LogEntry(
-        address=to_checksum_address(log.address),
-        topics=tuple(topic.to_bytes(32, "big") for topic in log.topics),
-        data=bytes(log.data),
-        block_number=block_number,
-        block_hash=block_hash,
-        transaction_hash=transaction_hash,
-        transaction_index=transaction_index,
-        log_index=log_index,
-    )
-
-
-def _log_matches(
-    log: Any, addresses: frozenset[bytes] | None, topics: Sequence[frozenset[bytes] | None]
-) -> bool:
-    if addresses is not None and bytes(log.address) not in addresses:
-        return False
-    if len(topics) > len(log.topics):
-        return False
-    for wanted, topic in zip(topics, log.topics, strict=False):
-        if wanted is not None and topic.to_bytes(32, "big") not in wanted:
-            return False
-    return True
-
-
-def _bloom_may_match(
-    bloom_value: int, addresses: frozenset[bytes] | None, topics: Sequence[frozenset[bytes] | None]
-) -> bool:
-    bloom = BloomFilter(bloom_value)
-    if addresses is not None and not any(address in bloom for address in addresses):
-        return False
-    return all(wanted is None or any(topic in bloom for topic in wanted) for wanted in topics)
-
-
-def _transaction_chain_id(transaction: SignedTransactionAPI) -> int | None:
-    if transaction.type_id is not None:
-        return int(transaction.chain_id or 0)
-    v = int(transaction.v)  # type: ignore[attr-defined]
-    return None if v in (27, 28) else (v - 35) // 2  # EIP-155, or unprotected
-
-
-def _effective_gas_price(transaction: SignedTransactionAPI, header: BlockHeaderAPI) -> int:
-    if transaction.type_id in (None, 1):
-        return int(transaction.gas_price)
-    return int(
-        min(
-            transaction.max_fee_per_gas,
-            transaction.max_priority_fee_per_gas + (header.base_fee_per_gas or 0),
-        )
-    )
