@@ -208,7 +208,8 @@ _HAGUE_MEMBERS: Final = frozenset("EM RU US JP KR GB CH SG MX CA".split())  # no
 _TM, _DS = IpType.TRADEMARK, IpType.DESIGN
 # Per office and IP type: the number of the n-th filing of a year (given the year and the
 # years since 2012), and how many filings a year the format holds.
-_NUMBERING: Final[dict[tuple[str, IpType], tuple[Callable[[int, int, int], str], int]]] = {
+_Numbering = tuple[Callable[[int, int, int], str], int]
+_NUMBERING: Final[dict[tuple[str, IpType], _Numbering]] = {
     ("EM", _TM): (lambda year, since, n: f"{10_500_000 + since * 700_000 + n:09d}", 700_000),
     ("EM", _DS): (lambda year, since, n: f"{1_950_000 + since * 1_050_000 + n:09d}0001", 1_050_000),
     ("AU", _TM): (lambda year, since, n: f"{1_480_000 + since * 75_000 + n}", 75_000),
@@ -412,43 +413,45 @@ class _Generator:
     def application_number(self, office: str, ip_type: IpType, filing: date) -> str:
         """The office's next number of the filing year: numbers grow with the filing date,
         by random gaps sized so that a year's filings fit the office's format."""
-        rng, year = self.rng, filing.year
-        numbering = _NUMBERING.get((office, ip_type))
-        capacity = numbering[1] if numbering else 1_000_000
+        year = filing.year
+        numbering = _NUMBERING.get((office, ip_type)) or self.generic_numbering(office, ip_type)
+        format_number, capacity = numbering
         expected = self.expected_per_year.get((office, ip_type), 1)
-        serial = self.serials.get((office, ip_type, year), -1) + rng.randint(
-            1, max(1, capacity // (2 * expected + 1))
-        )
+        gap = max(1, capacity // (2 * expected + 1))
+        serial = self.serials.get((office, ip_type, year), -1) + self.rng.randint(1, gap)
         self.serials[(office, ip_type, year)] = serial
-        if numbering is not None and serial < capacity:
-            number = numbering[0](year, year - FIRST_FILING.year, serial)
-        else:
-            number = self.generic_number(office, ip_type, year, serial)
+        number = format_number(year, year - FIRST_FILING.year, serial)
+        if serial >= capacity or (office, number) in self.numbers:
+            number = f"{year}{serial:06d}"  # the format is full: fall back to year and serial
         self.numbers.add((office, number))
         return number
 
-    def generic_number(self, office: str, ip_type: IpType, year: int, serial: int) -> str:
-        """A number shaped like the office's catalogue example, with this year and serial;
-        the year and six digits when the office has no known format or the serial overflows."""
+    def generic_numbering(self, office: str, ip_type: IpType) -> _Numbering:
+        """Numbers shaped like the office's catalogue example: its year replaced by the filing
+        year and its serial (but the leading series digit) by the count of filings."""
         info = find_office(office)
         number_format = None if info is None else info.number_formats.get(ip_type)
-        fallback = f"{year}{serial:06d}"
         if number_format is None:
-            return fallback
-        match = number_format.pattern.fullmatch(number_format.example)
+            return (lambda year, since, n: f"{year}{n:06d}"), 1_000_000
+        pattern, example = number_format.pattern, number_format.example
+        match = pattern.fullmatch(example)
         assert match is not None
-        number = list(number_format.example)
-        if "year" in number_format.pattern.groupindex:
-            start, end = match.span("year")
-            number[start:end] = str(year)
-        start, end = match.span("serial")
-        width = end - start - 1  # keep the serial's leading (series) digit
-        digits = f"{serial:0{width}d}"
-        if len(digits) > width:
-            return fallback
-        number[end - width : end] = digits
-        candidate = "".join(number)
-        return candidate if number_format.pattern.fullmatch(candidate) else fallback
+        serial_end = match.end("serial")
+        width = serial_end - match.start("serial") - 1
+        year_span = match.span("year") if "year" in pattern.groupindex else None
+        # Without a year in the number, each year of filings takes its own slice of serials.
+        per_year = 10**width if year_span else 10**width // 14
+
+        def number(year: int, since: int, n: int) -> str:
+            characters = list(example)
+            serial = n if year_span else since * per_year + n
+            characters[serial_end - width : serial_end] = f"{serial:0{width}d}"
+            if year_span:
+                characters[year_span[0] : year_span[1]] = str(year)
+            candidate = "".join(characters)
+            return candidate if pattern.fullmatch(candidate) else f"{year}{n:06d}"
+
+        return number, per_year
 
     # --- histories ---
 
