@@ -144,7 +144,7 @@ class BundleVerifier:
                 if _log_of(chain, entry) is None
             }
         )
-        if lost:
+        if lost and not chain.contract_problems:
             found = reader.fetch([entry_of_call(reader.ledger_address, h) for h in lost])
             chain.located.update(zip(lost, found, strict=True))
         return [
@@ -169,7 +169,7 @@ class BundleVerifier:
             checks.append(check)
         _check_order(checks, true_seqs)
 
-        anchored = {seq for _, seq in true_seqs}
+        anchored = {seq: checks[index].entry_hash for index, seq in true_seqs}
         last = max(anchored, default=0)
         links = {entry.seq - 1: entry.prev_entry_hash for entry in bundle.entries}
         for seq in range(1, last):
@@ -177,24 +177,22 @@ class BundleVerifier:
                 checks.append(
                     _missing(seq, links.get(seq), "anchored on chain, absent from the bundle")
                 )
-        if isinstance(head_answer, ChainError):
-            raise head_answer
-        head_hash, head_seq = decode_head_of(head_answer)
-        for seq in range(last + 1, head_seq + 1):
-            checks.append(
-                _missing(
-                    seq,
-                    head_hash if seq == head_seq else None,
-                    "anchored after the bundle was made",
-                    failed=self.require_head,
+        head_seq = 0  # unknown when the contracts are not genuine: nothing they say counts
+        if not chain.contract_problems:
+            if isinstance(head_answer, ChainError):
+                raise head_answer
+            head_hash, head_seq = decode_head_of(head_answer)
+            if head_seq < last or (head_seq == last and head_hash != anchored.get(last)):
+                problems.append(f"the record's head on chain (event {head_seq}) contradicts it")
+            for seq in range(last + 1, head_seq + 1):
+                checks.append(
+                    _missing(
+                        seq,
+                        head_hash if seq == head_seq else None,
+                        "anchored after the bundle was made",
+                        failed=self.require_head,
+                    )
                 )
-            )
-        if head_seq < last or (
-            head_seq == last
-            and bundle.entries[-1].seq == last
-            and head_hash != bundle.entries[-1].entry_hash
-        ):
-            problems.append(f"the record's head on chain (event {head_seq}) contradicts the bundle")
         if chain.contract_problems:
             checks = [_unproven(check, chain.contract_problems[0]) for check in checks]
         checks.sort(key=lambda check: (check.seq or 0, check.position or 0))
@@ -286,7 +284,7 @@ def _check_entry(
     if isinstance(block_hash, ChainError):
         issues.append(f"block {entry.block_number}: {block_hash}")
     elif block_hash != entry.block_hash:
-        issues.append(f"block {entry.block_number} has another hash on chain")
+        issues.append(f"block_hash differs from block {entry.block_number}'s hash on chain")
 
     warning = None
     log = _log_of(chain, entry)
@@ -295,7 +293,7 @@ def _check_entry(
         issues.insert(0, where)
     else:
         verdict = EventVerdict.TAMPERED
-        issues += _differences(entry, log)
+        issues += _differences(entry, log, block_hash)
         issue, warning = signer_verdict(
             chain.signers.get((log.signer, log.block_number)),
             log.office,
@@ -332,7 +330,7 @@ def _locate(entry: BundleEntry, chain: _ChainView) -> tuple[EventVerdict, str]:
         return EventVerdict.UNANCHORED, f"logs of block {entry.block_number} unreadable: {logs}"
     if answer is None or isinstance(answer, ChainError):
         return EventVerdict.UNANCHORED, f"entry not found in block {entry.block_number}"
-    seq, block, _office = decode_entry_of(answer)
+    seq, block, _office = decode_entry_of(answer)  # a genuine ledger's answer: well formed
     if seq == 0:
         return EventVerdict.UNANCHORED, "no entry with this entry hash is anchored"
     if block == entry.block_number:
@@ -342,8 +340,9 @@ def _locate(entry: BundleEntry, chain: _ChainView) -> tuple[EventVerdict, str]:
     )
 
 
-def _differences(entry: BundleEntry, log: RecordedEvent) -> list[str]:
-    """Fields of the bundle entry that differ from its EventRecorded log."""
+def _differences(entry: BundleEntry, log: RecordedEvent, block_hash: Any) -> list[str]:
+    """Fields of the bundle entry that differ from its EventRecorded log (a block hash that
+    differs from the block's is reported once, with the block)."""
     pairs = (
         ("seq", entry.seq, log.seq),
         ("event_code", entry.event_code, log.event_code_text),
@@ -355,7 +354,11 @@ def _differences(entry: BundleEntry, log: RecordedEvent) -> list[str]:
         ("transaction_hash", entry.transaction_hash, log.transaction_hash),
         ("log_index", entry.log_index, log.log_index),
     )
-    issues = [f"{name} differs from the chain" for name, ours, theirs in pairs if ours != theirs]
+    issues = [
+        f"{name} differs from the chain"
+        for name, ours, theirs in pairs
+        if ours != theirs and not (name == "block_hash" and theirs == block_hash)
+    ]
     if entry.document is not None and log.document and entry.document != log.document:
         issues.append("document differs from the one published on chain")
     return issues
