@@ -37,6 +37,21 @@ from ipchain.errors import (
 )
 from ipchain.verify import BundleReport
 
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "Bundle",
+    "BundleContract",
+    "BundleEntry",
+    "BundleReport",
+    "BundleVerifier",
+    "build_bundle",
+    "bundle_to_json",
+    "dump_bundle",
+    "load_bundle",
+    "verify_bundle",
+]
+
 FORMAT: Final = "ipchain-proof-bundle"
 """Value of a bundle's ``format`` member."""
 
