@@ -437,3 +437,24 @@ def test_merged_data_is_checked() -> None:
     with pytest.raises(InvalidInputError) as caught:
         current_record_data([event("A10", filing), event("F10", too_early)])
     assert caught.value.field == "registration_date"
+
+
+def test_document_bytes_are_pinned() -> None:
+    # Anchored hashes must stay reproducible: this is the example of docs/data-model.md,
+    # checked there with sha256sum. A change here breaks every anchored document.
+    transfer = RegisterEvent(
+        TM_KEY,
+        "R10",
+        date(2026, 3, 2),
+        TrademarkData(applicants=(Party("Buyer Ltd", "GB"),), representatives=()),
+        national_text="Transfer recorded",
+    )
+    assert canonical_bytes(transfer.to_document()) == (
+        b'{"event_code":"R10","event_date":"2026-03-02","national_text":"Transfer recorded",'
+        b'"record_data":{"applicants":[{"country_code":"GB","name":"Buyer Ltd"}],'
+        b'"representatives":[]},"record_key":"EM/TM/018123456",'
+        b'"schema":"ipchain/register-event/v1"}'
+    )
+    assert document_hash(transfer.to_document()).hex() == (
+        "a63c99470d7cd06e9dfdfb2b25ec257040ba991c655fc29af8400459a56d65d5"
+    )
