@@ -173,3 +173,44 @@ class CertificateError(InvalidInputError):
     time asked about, or not an office certificate."""
 
     code = "invalid-certificate"
+
+
+# --- submissions -----------------------------------------------------------------------------
+
+
+class ForeignRecordError(AuthorizationError):
+    """An event for a record of another office than the one the credential acts for."""
+
+    code = "foreign-record"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class IdempotencyKeyReusedError(ConflictError):
+    """An ``Idempotency-Key`` sent again with a different request body."""
+
+    code = "idempotency-key-reused"
+
+    def __init__(self, message: str, *, field: str | None = "Idempotency-Key") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class MalformedBodyError(InvalidInputError):
+    """A request body that is not JSON at all (syntax, encoding, duplicate keys)."""
+
+    code = "malformed-json"
+
+
+class UnsupportedMediaTypeError(InvalidInputError):
+    """A request body in a media type the endpoint does not take."""
+
+    code = "unsupported-media-type"
+
+
+class PayloadTooLargeError(InvalidInputError):
+    """A request body larger than the API accepts."""
+
+    code = "payload-too-large"

@@ -1,0 +1,88 @@
+"""The HTTP API of an ipchain node (FastAPI), WIPO ST.90 style.
+
+Everything lives under ``/api/v1``: public reads (offices, records, a record's events, the
+event feed, health), authenticated writes (an office submits register events; the bearer token
+is bound to that one office) and the submission status resource. Errors are
+``application/problem+json`` with stable codes (:mod:`api.problems`). The OpenAPI description
+is at ``/api/v1/openapi.json`` and an interactive page at ``/api/v1/docs``.
+
+Routes are thin: they translate HTTP to calls of the node's services
+(:class:`ipchain.service.NodeService`) and back, and never touch SQL.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+import ipchain
+from api.deps import API_PREFIX
+from api.problems import (
+    MAX_BODY_BYTES,
+    PROBLEM_TYPES,
+    PROBLEMS_PATH,
+    BodySizeLimit,
+    install_problem_handlers,
+)
+from api.routes import events, health, offices, records, submissions
+from ipchain.errors import NotFoundError
+from ipchain.service import NodeService
+
+DESCRIPTION = """\
+A permissioned-blockchain register of trademark and industrial-design events (WIPO CWS Task 59).
+
+* **Reads are public**: offices, records (filters, paging, sorting), a record's event history
+  with its hash chain, and the feed of every office's events, as anchored on the shared chain
+  and indexed by this node.
+* **Writes are an office's**: `POST /offices/{office}/events` with a bearer token bound to that
+  office. The answer is `202 Accepted` and a submission to poll until it is `anchored`. Send an
+  `Idempotency-Key` header to make retries safe.
+* **Errors** are `application/problem+json` (RFC 9457) with a stable `code` and the `field`
+  concerned.
+"""
+
+
+def create_app(service: NodeService, *, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
+    """The API over a started :class:`NodeService`."""
+    app = FastAPI(
+        title="ipchain register API",
+        version=getattr(ipchain, "__version__", "0"),
+        description=DESCRIPTION,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.service = service
+    install_problem_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    for module in (offices, records, events, submissions, health):
+        app.include_router(module.router, prefix=API_PREFIX)
+
+    @app.get(PROBLEMS_PATH, tags=["problems"], summary="Problem types")
+    def problem_types() -> JSONResponse:
+        """Every problem ``code`` the API returns, with its HTTP status and title."""
+        return JSONResponse(
+            {
+                "items": [
+                    {
+                        "code": code,
+                        "status": status,
+                        "title": title,
+                        "type": f"{PROBLEMS_PATH}/{code}",
+                    }
+                    for code, (status, title) in PROBLEM_TYPES.items()
+                ]
+            }
+        )
+
+    @app.get(f"{PROBLEMS_PATH}/{{code}}", tags=["problems"], summary="One problem type")
+    def problem_type(code: str) -> JSONResponse:
+        """What a problem ``type`` URI means."""
+        if code not in PROBLEM_TYPES:
+            raise NotFoundError(f"no problem type {code}")
+        status, title = PROBLEM_TYPES[code]
+        return JSONResponse(
+            {"code": code, "status": status, "title": title, "type": f"{PROBLEMS_PATH}/{code}"}
+        )
+
+    return app

@@ -1,0 +1,192 @@
+"""Offices: the consortium's members, and where an office submits its register events."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request, Response, status
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import AuthenticatedOffice, BaseUrl, Service
+from api.problems import PROBLEM_MEDIA_TYPE
+from api.schemas import Office, OfficeList, Problem, Submission
+from ipchain.encoding import parse_json_strict
+from ipchain.errors import (
+    AuthorizationError,
+    CanonicalizationError,
+    InvalidInputError,
+    MalformedBodyError,
+    NotFoundError,
+    UnsupportedMediaTypeError,
+)
+
+router = APIRouter(tags=["offices"])
+
+_PROBLEM = {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}}
+
+
+@router.get("/offices", response_model=OfficeList, summary="Member offices")
+def list_offices(service: Service, base: BaseUrl) -> OfficeList:
+    """Every office ever admitted to the consortium, in order of admission, with how much of
+    its register this node has indexed."""
+    stats = service.queries.office_stats()
+    return OfficeList(
+        items=[Office.of(office, stats.get(office.code), base) for office in service.offices()]
+    )
+
+
+@router.get(
+    "/offices/{office}",
+    response_model=Office,
+    summary="One member office",
+    responses={404: _PROBLEM},
+)
+def get_office(office: str, service: Service, base: BaseUrl) -> Office:
+    """One office of the consortium."""
+    for info in service.offices():
+        if info.code == office.upper():
+            return Office.of(info, service.queries.office_stats().get(info.code), base)
+    raise NotFoundError(f"office {office} is not a member of the consortium")
+
+
+_SUBMIT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        {
+                            "type": "object",
+                            "description": "One register event document "
+                            "(schema ipchain/register-event/v1).",
+                        },
+                        {
+                            "type": "object",
+                            "description": "Several events, accepted or refused together.",
+                            "required": ["events"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "events": {
+                                    "type": "array",
+                                    "minItems": 1,
+                                    "items": {"type": "object"},
+                                }
+                            },
+                        },
+                    ]
+                },
+                "examples": {
+                    "filing": {
+                        "summary": "One trademark filing",
+                        "value": {
+                            "schema": "ipchain/register-event/v1",
+                            "record_key": "EM/TM/018123456",
+                            "event_code": "A10",
+                            "event_date": "2025-03-14",
+                            "record_data": {
+                                "mark_verbal_element_text": "NORDLICHT",
+                                "mark_feature_category": "Word",
+                                "nice_classes": [
+                                    {
+                                        "class_number": 9,
+                                        "descriptions": [
+                                            {"language_code": "en", "text": "Software"}
+                                        ],
+                                    }
+                                ],
+                                "applicants": [{"name": "Nordlicht GmbH", "country_code": "DE"}],
+                                "application_date": "2025-03-14",
+                            },
+                        },
+                    }
+                },
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/offices/{office}/events",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Submission,
+    summary="Submit register events",
+    openapi_extra=_SUBMIT_BODY,
+    responses={
+        200: {"model": Submission, "description": "A retry: the submission made the first time."},
+        400: _PROBLEM,
+        401: _PROBLEM,
+        403: _PROBLEM,
+        409: _PROBLEM,
+        413: _PROBLEM,
+        415: _PROBLEM,
+        422: _PROBLEM,
+    },
+)
+async def submit_events(
+    office: str,
+    request: Request,
+    response: Response,
+    service: Service,
+    caller: AuthenticatedOffice,
+    base: BaseUrl,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            description="Makes retries safe: the same key and body return the first "
+            "submission; the same key with another body is refused (409).",
+            max_length=255,
+        ),
+    ] = None,
+) -> Submission:
+    """Submit one event document, or ``{"events": [...]}`` for several, for records of the
+    office the token is bound to. Every event is validated (document, record office, state
+    transition after the record's history) and the whole request is refused if one event is
+    bad. Accepted events are stored durably and anchored in batches: the answer is
+    ``202 Accepted`` with the submission to poll until it is ``anchored``."""
+    if office != caller:
+        error = AuthorizationError(f"a token of office {caller} cannot submit for office {office}")
+        error.field = "office"  # type: ignore[attr-defined]
+        raise error
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise UnsupportedMediaTypeError(
+            f"the body must be application/json, not {media_type or 'untyped'}", field="body"
+        )
+    documents, batch = _documents(await request.body())
+    view = await run_in_threadpool(
+        service.submissions.submit, office, documents, idempotency_key, batch=batch
+    )
+    location = f"{base}/submissions/{view.id}"
+    response.headers["Location"] = location
+    if view.replayed:
+        response.status_code = status.HTTP_200_OK
+    return Submission.of(view, base)
+
+
+def _documents(body: bytes) -> tuple[list[Any], bool]:
+    """The event documents of a request body and whether it was the batch form."""
+    if not body.strip():
+        raise MalformedBodyError("the request body is empty", field="body")
+    try:
+        parsed = parse_json_strict(body)
+    except CanonicalizationError:
+        raise
+    except InvalidInputError as error:
+        raise MalformedBodyError(f"body: {error}", field="body") from None
+    if isinstance(parsed, list):
+        return parsed, True
+    if isinstance(parsed, dict) and "events" in parsed:
+        unknown = sorted(set(parsed) - {"events"})
+        if unknown:
+            raise InvalidInputError(
+                f"{unknown[0]}: is not a field of a batch (only 'events')", field=unknown[0]
+            )
+        events = parsed["events"]
+        if not isinstance(events, list):
+            raise InvalidInputError("events: must be a JSON array", field="events")
+        return events, True
+    if isinstance(parsed, dict):
+        return [parsed], False
+    raise InvalidInputError('body: must be an event document or {"events": [...]}', field="body")

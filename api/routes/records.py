@@ -1,0 +1,166 @@
+"""Records: search the register, one record with its derived status, its event history."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from api.deps import BaseUrl, Service
+from api.problems import PROBLEM_MEDIA_TYPE
+from api.schemas import Event, Links, Problem, Record, RecordHistory, RecordPage
+from ipchain.errors import InvalidInputError
+from ipchain.query import MAX_LIMIT, SORT_KEYS, RecordFilter
+from ipchain.types import RecordKey
+
+router = APIRouter(tags=["records"])
+
+_PROBLEM = {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}}
+_RECORD_FIELDS = frozenset(Record.model_fields)
+
+
+@router.get(
+    "/records",
+    response_model=RecordPage,
+    summary="Search records",
+    responses={422: _PROBLEM},
+)
+def search_records(
+    request: Request,
+    service: Service,
+    base: BaseUrl,
+    office: Annotated[str | None, Query(description="ST.3 office code.", max_length=2)] = None,
+    type: Annotated[
+        Literal["TM", "DS"] | None, Query(description="TM (trademarks) or DS (designs).")
+    ] = None,
+    status: Annotated[
+        str | None, Query(description="Derived status, e.g. registered.", max_length=24)
+    ] = None,
+    nice_class: Annotated[int | None, Query(ge=1, le=45, description="A Nice class.")] = None,
+    locarno_class: Annotated[
+        str | None,
+        Query(pattern=r"^[0-9]{2}(-[0-9]{2})?$", description="Locarno class CC or CC-SS."),
+    ] = None,
+    text: Annotated[
+        str | None,
+        Query(min_length=1, max_length=200, description="Words in the mark (case-insensitive)."),
+    ] = None,
+    filed_from: Annotated[datetime.date | None, Query(description="Filed on or after.")] = None,
+    filed_to: Annotated[datetime.date | None, Query(description="Filed on or before.")] = None,
+    registered_from: Annotated[
+        datetime.date | None, Query(description="Registered on or after.")
+    ] = None,
+    registered_to: Annotated[
+        datetime.date | None, Query(description="Registered on or before.")
+    ] = None,
+    sort: Annotated[
+        Literal["record_key", "filing_date", "registration_date", "updated"],
+        Query(description=f"One of {', '.join(SORT_KEYS)}."),
+    ] = "record_key",
+    order: Annotated[Literal["asc", "desc"], Query()] = "asc",
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    fields: Annotated[
+        str | None,
+        Query(description="Comma-separated record members to return (default: all)."),
+    ] = None,
+) -> Any:
+    """Records matching every filter given, one page at a time (``limit``/``offset``), with
+    the total and links to the neighbouring pages."""
+    selected = _fields(fields)
+    page = service.queries.search_records(
+        RecordFilter(
+            office=office.upper() if office else None,
+            ip_type=type,
+            status=status,
+            nice_class=nice_class,
+            locarno_class=locarno_class,
+            text=text,
+            filed_from=filed_from,
+            filed_to=filed_to,
+            registered_from=registered_from,
+            registered_to=registered_to,
+        ),
+        sort=sort,
+        descending=order == "desc",
+        limit=limit,
+        offset=offset,
+    )
+    result = RecordPage(
+        items=[Record.of(view, base) for view in page.items],
+        total=page.total,
+        limit=page.limit,
+        offset=page.offset,
+        links=_page_links(request, base, limit, offset, page.total),
+    )
+    if selected is None:
+        return result
+    content = result.model_dump(mode="json")
+    content["items"] = [
+        {k: v for k, v in item.items() if k in selected} for item in content["items"]
+    ]
+    return JSONResponse(content)
+
+
+def _fields(fields: str | None) -> frozenset[str] | None:
+    if fields is None:
+        return None
+    names = frozenset(name.strip() for name in fields.split(",") if name.strip())
+    unknown = sorted(names - _RECORD_FIELDS)
+    if unknown or not names:
+        raise InvalidInputError(
+            f"fields: {unknown[0] if unknown else '(empty)'} is not a record member; "
+            f"choose from {', '.join(sorted(_RECORD_FIELDS))}",
+            field="fields",
+        )
+    return names
+
+
+def _page_links(request: Request, base: str, limit: int, offset: int, total: int) -> Links:
+    params = dict(request.query_params)
+
+    def at(position: int) -> str:
+        return f"{base}/records?{urlencode({**params, 'limit': limit, 'offset': position})}"
+
+    return Links(
+        self=at(offset),
+        next=at(offset + limit) if offset + limit < total else None,
+        prev=at(max(offset - limit, 0)) if offset > 0 else None,
+    )
+
+
+def _record_key(office: str, ip_type: str, number: str) -> str:
+    try:
+        return str(RecordKey.parse(f"{office}/{ip_type}/{number}"))
+    except InvalidInputError as error:
+        raise InvalidInputError(str(error), field="record_key") from None
+
+
+@router.get(
+    "/records/{office}/{ip_type}/{number}",
+    response_model=Record,
+    summary="One record",
+    responses={404: _PROBLEM, 422: _PROBLEM},
+)
+def get_record(office: str, ip_type: str, number: str, service: Service, base: BaseUrl) -> Record:
+    """A record with its status derived from its event history and its current data.
+    The number may be written as the office prints it (``018 123 456``)."""
+    return Record.of(service.queries.get_record(_record_key(office, ip_type, number)), base)
+
+
+@router.get(
+    "/records/{office}/{ip_type}/{number}/events",
+    response_model=RecordHistory,
+    summary="A record's event history",
+    responses={404: _PROBLEM, 422: _PROBLEM},
+)
+def get_record_events(office: str, ip_type: str, number: str, service: Service) -> RecordHistory:
+    """The record's events, oldest first, each with its document, document hash, entry hash
+    and the entry hash it links to (the record's hash chain), and its block and transaction."""
+    key = _record_key(office, ip_type, number)
+    return RecordHistory(
+        record_key=key, items=[Event.of(view) for view in service.queries.record_events(key)]
+    )
