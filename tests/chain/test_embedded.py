@@ -417,3 +417,103 @@ def test_estimate_gas_covers_what_the_transaction_needs(
     assert receipt.status == 1 and receipt.gas_used <= estimate
     with pytest.raises(ContractRevertError):
         chain.estimate_gas(contract, word(0))
+
+
+# --- JSON-RPC server ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def served(chain: EmbeddedChain) -> Iterator[str]:
+    from ipchain.chain.rpc_server import serve_embedded_rpc
+
+    server, url = serve_embedded_rpc(chain)
+    try:
+        yield url
+    finally:
+        server.stop()
+
+
+def test_web3_works_against_the_served_chain(
+    chain: EmbeddedChain, account: LocalAccount, served: str
+) -> None:
+    from web3 import Web3
+
+    web3 = Web3(Web3.HTTPProvider(served))
+    assert web3.eth.chain_id == chain.chain_id
+    assert web3.eth.block_number == chain.block_number()
+    assert web3.eth.get_balance(account.address) == chain.get_balance(account.address)
+    transaction = {
+        "to": "0x" + "11" * 20,
+        "value": 7,
+        "from": account.address,
+        "nonce": web3.eth.get_transaction_count(account.address),
+        "chainId": web3.eth.chain_id,
+    }
+    transaction["gas"] = web3.eth.estimate_gas(transaction)  # type: ignore[arg-type]
+    transaction["maxPriorityFeePerGas"] = web3.eth.max_priority_fee
+    transaction["maxFeePerGas"] = 2 * web3.eth.gas_price
+    del transaction["from"]
+    raw = account.sign_transaction(transaction).raw_transaction
+    receipt = web3.eth.wait_for_transaction_receipt(web3.eth.send_raw_transaction(raw))
+    assert receipt["status"] == 1
+    assert web3.eth.get_balance("0x" + "11" * 20) == 7
+    assert web3.eth.get_transaction(receipt["transactionHash"])["from"] == account.address
+    block = web3.eth.get_block(receipt["blockNumber"], full_transactions=True)
+    assert block["transactions"][0]["hash"] == receipt["transactionHash"]
+    assert web3.eth.get_block(block["hash"])["number"] == block["number"]
+
+
+def test_served_errors_carry_reasons_and_revert_data(
+    chain: EmbeddedChain, account: LocalAccount, served: str
+) -> None:
+    from web3 import Web3
+    from web3.exceptions import ContractCustomError, Web3RPCError
+
+    web3 = Web3(Web3.HTTPProvider(served))
+    contract = deploy(chain, account)
+    with pytest.raises(ContractCustomError) as caught:
+        web3.eth.call({"to": contract, "data": "0x" + word(0).hex()})  # type: ignore[typeddict-item]
+    assert REVERT_DATA.hex() in str(caught.value)
+    with pytest.raises(Web3RPCError, match="nonce"):
+        web3.eth.send_raw_transaction(sign(account, chain, 42))
+
+
+def test_served_logs_and_receipts_match_the_chain(
+    chain: EmbeddedChain, account: LocalAccount, served: str
+) -> None:
+    from ipchain.chain.rpc import RpcChain
+
+    contract = deploy(chain, account)
+    nonce = chain.get_nonce(account.address)
+    raws = [
+        sign(account, chain, nonce + n, to=contract, value=0, gas=100_000, data=word(n + 1) * 2)
+        for n in range(3)
+    ]
+    remote = RpcChain.connect(served)
+    try:
+        hashes = remote.send_raw_transactions(raws)
+        receipts = remote.wait_for_receipts(hashes, timeout=30)
+        assert receipts == chain.wait_for_receipts(hashes)
+        head = chain.block_number()
+        query = {"address": contract, "from_block": 0, "to_block": head, "topics": [word(2)]}
+        assert remote.get_logs(**query) == chain.get_logs(**query)  # type: ignore[arg-type]
+        assert len(chain.get_logs(**query)) == 1  # type: ignore[arg-type]
+    finally:
+        remote.close()
+
+
+def test_transactions_sent_together_share_a_block(
+    chain: EmbeddedChain, account: LocalAccount, served: str
+) -> None:
+    import httpx
+
+    raws = [sign(account, chain, n) for n in range(10)]
+    batch = [
+        {"jsonrpc": "2.0", "id": n, "method": "eth_sendRawTransaction", "params": ["0x" + r.hex()]}
+        for n, r in enumerate(raws)
+    ]
+    head = chain.block_number()
+    answers = httpx.post(served, json=batch, timeout=30).json()
+    assert sorted(answer["id"] for answer in answers) == list(range(10))
+    assert all("result" in answer for answer in answers)
+    assert chain.block_number() == head + 1

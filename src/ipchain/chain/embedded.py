@@ -30,8 +30,9 @@ from eth.abc import BlockHeaderAPI, ComputationAPI, ReceiptAPI, SignedTransactio
 from eth.exceptions import HeaderNotFound, Revert
 from eth.vm.forks.prague.transactions import PragueTransactionBuilder
 from eth.vm.spoof import SpoofTransaction
-from eth_typing import Address, BlockNumber
+from eth_typing import Address, BlockNumber, Hash32
 from eth_utils.address import to_canonical_address, to_checksum_address
+from eth_utils.exceptions import ValidationError
 
 from ipchain.chain._embedded_store import (
     DEFAULT_GENESIS,
@@ -206,6 +207,25 @@ class EmbeddedChain(ChainBackend):
             except HeaderNotFound:
                 raise ChainError(f"block {number} is missing from {self.data_dir}") from None
 
+    def header_by_hash(self, block_hash: bytes) -> BlockHeaderAPI | None:
+        """The header of a canonical block by hash, or None."""
+        with self._lock:
+            self._check_open()
+            try:
+                header = self._chain.get_block_header_by_hash(Hash32(bytes(block_hash)))
+            except (HeaderNotFound, ValidationError):
+                return None
+            number = header.block_number
+            if number > self._head.block_number or self.header(number).hash != header.hash:
+                return None
+            return header
+
+    def block_transactions(self, number: int) -> tuple[SignedTransactionAPI, ...]:
+        """The transactions of a block, decoded."""
+        with self._lock:
+            header = self.header(number)
+            return tuple(self._chain.get_block_by_header(header).transactions)
+
     def get_block(self, number: int) -> BlockInfo:
         with self._lock:
             header = self.header(number)
@@ -227,9 +247,9 @@ class EmbeddedChain(ChainBackend):
     def _state(self, block_number: int | None = None) -> Any:
         return self._chain.get_vm(self.header(block_number)).state
 
-    def get_nonce(self, address: str) -> int:
+    def get_nonce(self, address: str, block_number: int | None = None) -> int:
         with self._lock:
-            return int(self._state().get_nonce(to_canonical_address(address)))
+            return int(self._state(block_number).get_nonce(to_canonical_address(address)))
 
     def get_balance(self, address: str, block_number: int | None = None) -> int:
         with self._lock:
