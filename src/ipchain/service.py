@@ -17,7 +17,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -75,9 +75,18 @@ class ServiceOptions:
 class NodeService:
     """One node's services and background threads."""
 
-    def __init__(self, settings: Settings, options: ServiceOptions | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        options: ServiceOptions | None = None,
+        *,
+        signer_keys: Mapping[str, OfficeKey] | None = None,
+    ) -> None:
+        """``signer_keys`` (office code to key) replaces reading the node's keystore, for
+        callers that already hold the keys decrypted (tests, tools)."""
         self.settings = settings
         self.options = options or ServiceOptions()
+        self._given_keys = None if signer_keys is None else dict(signer_keys)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._started = False
@@ -171,13 +180,24 @@ class NodeService:
         """Decrypt each office signer key once (scrypt is slow on purpose) and keep it; skip,
         with a warning, keys the chain does not know as an active office's signer."""
         wanted = self.options.signer_offices
-        names = [name for name in self.node.keystore.names() if name.endswith(_SIGNER_SUFFIX)]
+        if self._given_keys is not None:
+            candidates = dict(self._given_keys)
+        else:
+            offices = [
+                name[: -len(_SIGNER_SUFFIX)]
+                for name in self.node.keystore.names()
+                if name.endswith(_SIGNER_SUFFIX)
+            ]
+            candidates = {
+                office: self.node.office_key(signer_key_name(office))
+                for office in offices
+                if wanted is None or office in wanted
+            }
         keys: dict[str, OfficeKey] = {}
-        for name in sorted(names):
-            office = name[: -len(_SIGNER_SUFFIX)]
+        for office, key in sorted(candidates.items()):
             if wanted is not None and office not in wanted:
                 continue
-            key = self.node.office_key(signer_key_name(office))
+            name = signer_key_name(office)
             code, active = self.node.ledger.office_of(key.address)
             if code != office or not active:
                 logger.warning(
@@ -357,9 +377,10 @@ def _demo_key(office: str, number: int) -> str:
 def run_server(settings: Settings, *, demo: bool, host: str, port: int) -> None:
     """Run the node and serve the API until interrupted (``ipchain serve``)."""
     import uvicorn
-    from api.app import create_app
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from api.app import create_app
 
     console = Console()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
