@@ -26,7 +26,6 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
@@ -107,31 +106,9 @@ class World:
         }[row]
 
 
-def _open(kind: str, tmp_path: Path) -> tuple[ChainBackend, object]:
-    if kind == "embedded":
-        from ipchain.chain.embedded import EmbeddedChain
-
-        return EmbeddedChain.open(tmp_path / "chain"), None
-    from ipchain.chain.anvil import AnvilNode, find_anvil_binary
-    from ipchain.chain.rpc import RpcChain
-
-    if find_anvil_binary() is None:
-        pytest.skip("anvil is not installed (run 'npm ci')")
-    node = AnvilNode.start()
-    return RpcChain.connect(node.url), node
-
-
-@pytest.fixture(scope="module", params=["embedded", "anvil"])
-def world(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[World]:
-    backend, node = _open(request.param, tmp_path_factory.mktemp("matrix"))
-    try:
-        yield _build_world(backend)
-    finally:
-        backend.close()
-        if node is not None:
-            node.stop()  # type: ignore[attr-defined]
+@pytest.fixture(scope="module")
+def world(module_backend: ChainBackend) -> World:
+    return _build_world(module_backend)
 
 
 def _build_world(backend: ChainBackend) -> World:
