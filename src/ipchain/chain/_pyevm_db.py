@@ -28,11 +28,11 @@ from eth.db.backends.base import BaseAtomicDB
 _DELETED = object()
 """Marker in the staging area for a key deleted since the last commit."""
 
-_READ_CACHE_SIZE = 200_000
-"""Committed key/value pairs kept in memory. py-evm re-reads the same state trie nodes (the
-root, the first levels, hot contracts' storage) for every block; a hit costs a dict lookup
-instead of a LevelDB read. Values are immutable per key except for a few small bookkeeping
-keys, and the cache is updated on commit, so it never serves stale data."""
+_READ_CACHE_SIZE = 50_000
+"""Committed key/value pairs kept in memory (a few tens of MB at most): headers, receipts and
+trie nodes read again and again (the state root's first levels, the latest blocks) cost a dict
+lookup instead of a LevelDB read. Keys either never change value or are updated here on
+commit, so the cache never serves stale data."""
 
 
 class StagedLevelDB(BaseAtomicDB):

@@ -30,7 +30,12 @@ from eth_utils.address import to_canonical_address, to_checksum_address
 from ipchain.chain._pyevm_chain import transaction_chain_id
 from ipchain.chain.base import LogEntry
 from ipchain.chain.embedded import CALL_GAS, EmbeddedChain, TransactionDetails
-from ipchain.errors import ChainError, ContractRevertError, TransactionRejectedError
+from ipchain.errors import (
+    ChainError,
+    ChainUnavailableError,
+    ContractRevertError,
+    TransactionRejectedError,
+)
 
 BATCH_WINDOW_SECONDS = 0.003
 """How long the miner waits, after the first transaction, for others to share its block."""
@@ -218,6 +223,19 @@ class EmbeddedRpcHandlers:
         self._miner.join(timeout=30)
 
     def _mine_forever(self) -> None:
+        try:
+            self._mine_until_stopped()
+        finally:
+            # Whatever arrives after stop() must not wait for a miner that is gone.
+            while True:
+                try:
+                    item = self._incoming.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not None:
+                    item[1].set_exception(ChainUnavailableError("the JSON-RPC server stopped"))
+
+    def _mine_until_stopped(self) -> None:
         while True:
             first = self._incoming.get()
             if first is None:
@@ -369,6 +387,8 @@ class EmbeddedRpcHandlers:
             return _data(future.result(timeout=300))
         except TransactionRejectedError as error:
             raise RpcError(-32000, str(error)) from None
+        except TimeoutError:
+            raise RpcError(-32000, "the transaction was not mined within 300 s") from None
 
     def eth_getTransactionReceipt(self, transaction_hash: str) -> dict[str, Any] | None:
         details = self.chain.transaction_details(_to_bytes(transaction_hash))
