@@ -594,6 +594,39 @@ class Attestations:
             return AttestationStatus.NOT_YET_ISSUED
         return attestation.status_at(self.backend.get_block(number).timestamp)
 
+    def verify(
+        self,
+        uid: bytes,
+        schema: AttestationSchema,
+        claim: Mapping[str, JsonValue],
+        *,
+        block_number: int | None = None,
+    ) -> Attestation:
+        """Check that attestation ``uid`` vouches for exactly ``claim`` under ``schema`` and
+        held at a block (the latest when None) — e.g. the party identity a register event
+        names. Raises :class:`VerificationError` saying what does not match."""
+        number = self.backend.block_number() if block_number is None else block_number
+        try:
+            attestation = self.get(uid, block_number=number)
+        except NotFoundError:
+            raise VerificationError(
+                f"attestation 0x{bytes(uid).hex()} did not exist at block {number}"
+            ) from None
+        if attestation.schema_uid != schema.uid:
+            raise VerificationError(f"attestation 0x{bytes(uid).hex()} is not a {schema.name}")
+        if attestation.claim_hash != schema.claim_hash(claim):
+            raise VerificationError(
+                f"attestation 0x{bytes(uid).hex()} vouches for another claim than the one given"
+            )
+        if attestation.subject != schema.subject_of(claim):
+            raise VerificationError(f"attestation 0x{bytes(uid).hex()} is about another subject")
+        status = attestation.status_at(self.backend.get_block(number).timestamp)
+        if status is not AttestationStatus.VALID:
+            raise VerificationError(
+                f"attestation 0x{bytes(uid).hex()} is {status.value} at block {number}"
+            )
+        return attestation
+
     def nonce_of(self, signer: str) -> int:
         """The next nonce a delegated attestation by ``signer`` must use."""
         return int(self._call("nonces", to_checksum_address(signer))[0])

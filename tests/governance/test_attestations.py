@@ -22,7 +22,12 @@ from ipchain.attestations import (
     typed_data,
 )
 from ipchain.encoding import document_hash
-from ipchain.errors import ContractRevertError, InvalidInputError, NotFoundError
+from ipchain.errors import (
+    ContractRevertError,
+    InvalidInputError,
+    NotFoundError,
+    VerificationError,
+)
 from ipchain.governance import Governance
 from tests.conftest import Consortium
 from tests.governance.helpers import (
@@ -164,6 +169,24 @@ def test_attest_then_revoke_shows_in_queries_now_and_at_past_blocks(shared: Cons
     with pytest.raises(ContractRevertError) as error:
         registry.revoke(em, made.uid)
     assert expect_revert(error, "AttestationAlreadyRevoked") == (made.uid,)
+
+
+def test_verify_checks_schema_claim_and_validity_at_a_block(shared: Consortium) -> None:
+    registry = attestations(shared)
+    claim = applicant()
+    made = registry.attest(shared.signers["RU"], PARTY_IDENTITY_SCHEMA, claim)
+    block = shared.backend.block_number()
+    assert registry.verify(made.uid, PARTY_IDENTITY_SCHEMA, claim) == made
+    with pytest.raises(VerificationError, match="another claim"):
+        registry.verify(made.uid, PARTY_IDENTITY_SCHEMA, claim | {"name": "Someone Else"})
+    with pytest.raises(VerificationError, match="is not a"):
+        registry.verify(made.uid, OFFICE_CERTIFICATE_SCHEMA, claim)
+    with pytest.raises(VerificationError, match="did not exist"):
+        registry.verify(made.uid, PARTY_IDENTITY_SCHEMA, claim, block_number=block - 1)
+    registry.revoke(shared.signers["RU"], made.uid)
+    with pytest.raises(VerificationError, match="revoked"):
+        registry.verify(made.uid, PARTY_IDENTITY_SCHEMA, claim)
+    assert registry.verify(made.uid, PARTY_IDENTITY_SCHEMA, claim, block_number=block) == made
 
 
 def test_validity_at_a_past_time_survives_revocation(shared: Consortium) -> None:
