@@ -171,7 +171,9 @@ def _documents(body: bytes) -> tuple[list[Any], bool]:
         raise MalformedBodyError("the request body is empty", field="body")
     try:
         parsed = parse_json_strict(body)
-    except CanonicalizationError:
+    except CanonicalizationError as error:
+        if error.field is None:
+            error.field = "body"
         raise
     except InvalidInputError as error:
         raise MalformedBodyError(f"body: {error}", field="body") from None
