@@ -22,6 +22,9 @@ from ipchain.keys import OfficeKey
 from ipchain.ledger import Ledger
 from ipchain.node import fund
 
+# Test keystores use a cheap scrypt cost: still encrypted, but unlocking takes milliseconds.
+os.environ.setdefault("IPCHAIN_KEYSTORE_FAST_KDF", "1")
+
 OFFICES = ("EM", "AU", "RU")
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 
 from ipchain.config import Settings
-from ipchain.errors import InvalidInputError, IpchainError, VerificationError
+from ipchain.errors import IpchainError, VerificationError
 
 app = typer.Typer(
     name="ipchain",
@@ -120,27 +120,17 @@ def token_create(
 
 
 def main() -> None:
-    """Entry point: run the app, turning ipchain errors into one line and an exit code."""
+    """Entry point: usage errors are click's (exit 2); ipchain errors become one line on stderr
+    with exit 1 (a failed check) or 2 (bad input, unreachable chain)."""
     try:
-        app(standalone_mode=False)
-    except (typer.Exit, SystemExit) as exit_:
-        code = getattr(exit_, "exit_code", getattr(exit_, "code", 0))
-        sys.exit(code if isinstance(code, int) else 0)
-    except typer.Abort:
-        errors.print("aborted")
-        sys.exit(130)
-    except KeyboardInterrupt:
-        sys.exit(130)
+        app()
     except VerificationError as error:
-        errors.print(f"error: {error}", markup=False, highlight=False)
+        errors.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(1)
-    except (IpchainError, InvalidInputError) as error:
-        errors.print(f"error: {error}", markup=False, highlight=False)
+    except IpchainError as error:
+        errors.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)
-    except Exception as error:  # click usage errors and the like
-        import click
 
-        if isinstance(error, click.ClickException):
-            errors.print(f"error: {error.format_message()}", markup=False, highlight=False)
-            sys.exit(error.exit_code)
-        raise
+
+if __name__ == "__main__":
+    main()

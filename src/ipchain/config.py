@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     """SQLAlchemy URL of the index; None means SQLite in ``data_dir/index.db``."""
     keystore_password: SecretStr | None = None
     """Password of the office keystores; None means the node's password file (dev set-ups)."""
+    keystore_fast_kdf: bool = False
+    """Encrypt new keystores with a cheap scrypt cost (tests, throw-away demos): still
+    encrypted at rest, but a stolen file is far cheaper to brute-force."""
 
     @property
     def chain_dir(self) -> Path:

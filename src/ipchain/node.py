@@ -9,7 +9,7 @@ import json
 import os
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from eth_account import Account
 
@@ -18,7 +18,12 @@ from ipchain.chain.base import ChainBackend
 from ipchain.config import DEMO_OFFICES, Settings
 from ipchain.contracts import Deployment, FoundingOffice, deploy_consortium
 from ipchain.errors import ChainMismatchError, IpchainError, KeystoreError
-from ipchain.keys import Keystore, OfficeKey
+from ipchain.keys import (
+    FAST_KDF_ITERATIONS,
+    STANDARD_KDF_ITERATIONS,
+    Keystore,
+    OfficeKey,
+)
 from ipchain.ledger import Ledger
 
 FUNDING_WEI = 10**24
@@ -84,6 +89,12 @@ def fund(backend: ChainBackend, addresses: Sequence[str], wei: int = FUNDING_WEI
             backend.request("anvil_setBalance", [address, hex(wei)])
 
 
+def node_keystore(settings: Settings) -> Keystore:
+    """The node's keystore, at the scrypt cost its settings ask for new keys."""
+    cost = FAST_KDF_ITERATIONS if settings.keystore_fast_kdf else STANDARD_KDF_ITERATIONS
+    return Keystore(settings.keystore_dir, kdf_iterations=cost)
+
+
 @dataclass
 class Node:
     """An open node."""
@@ -98,6 +109,7 @@ class Node:
     """RegisterLedger/OfficeRegistry bindings."""
     keystore: Keystore
     """The office keystores it holds."""
+    _keys: dict[str, OfficeKey] = field(default_factory=dict, repr=False)
 
     @classmethod
     def open(cls, settings: Settings, backend: ChainBackend | None = None) -> Node:
@@ -116,12 +128,15 @@ class Node:
             backend=backend,
             deployment=deployment,
             ledger=Ledger(backend, deployment),
-            keystore=Keystore(settings.keystore_dir),
+            keystore=node_keystore(settings),
         )
 
     def office_key(self, name: str) -> OfficeKey:
-        """Decrypt one of the node's keys (e.g. ``EM-signer``)."""
-        return self.keystore.load(name, keystore_password(self.settings))
+        """One of the node's keys (e.g. ``EM-signer``), decrypted once and kept in memory:
+        scrypt makes each unlock cost about a second."""
+        if name not in self._keys:
+            self._keys[name] = self.keystore.load(name, keystore_password(self.settings))
+        return self._keys[name]
 
     def close(self) -> None:
         """Close the chain connection."""
@@ -136,17 +151,23 @@ def init_node(
 ) -> Node:
     """Set up a node: data directory, office keys, funding, contracts. Idempotent: an existing
     set-up is checked and reused, never overwritten."""
+    # Reach the chain first: an unreachable node or a foreign data directory must leave
+    # nothing behind (no keys, no password file).
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    password = keystore_password(settings, create=True)
-    keystore = Keystore(settings.keystore_dir)
-    names = [DEPLOYER_KEY]
-    for code, _name in offices:
-        names += [admin_key_name(code), signer_key_name(code)]
-    existing = set(keystore.names())
-    for name in names:
-        if name not in existing:
-            keystore.create(name, password, Account.create().key)
     backend = backend or open_backend(settings)
+    try:
+        password = keystore_password(settings, create=True)
+        keystore = node_keystore(settings)
+        names = [DEPLOYER_KEY]
+        for code, _name in offices:
+            names += [admin_key_name(code), signer_key_name(code)]
+        existing = set(keystore.names())
+        for name in names:
+            if name not in existing:
+                keystore.create(name, password, Account.create().key)
+    except BaseException:
+        backend.close()
+        raise
     try:
         if settings.deployment_file.exists():
             node = Node.open(settings, backend)

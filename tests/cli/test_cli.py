@@ -1,0 +1,88 @@
+"""The ``ipchain`` command line as a user runs it: real processes, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ipchain.chain.anvil import AnvilNode
+
+IPCHAIN = [sys.executable, "-m", "ipchain.cli"]
+
+
+def run(*arguments: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "IPCHAIN_KEYSTORE_FAST_KDF": "1", **(env or {})}
+    return subprocess.run(
+        [*IPCHAIN, *arguments], capture_output=True, text=True, env=environment, timeout=300
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, text: str) -> None:
+    assert result.returncode == code, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert text in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_init_is_idempotent_on_the_embedded_chain(tmp_path: Path) -> None:
+    first = run("init", "--data-dir", str(tmp_path / "node"))
+    assert first.returncode == 0, first.stderr
+    deployment = json.loads((tmp_path / "node" / "deployment.json").read_text())
+    keys = sorted(p.name for p in (tmp_path / "node" / "keystore").iterdir())
+    second = run("init", "--data-dir", str(tmp_path / "node"))
+    assert second.returncode == 0, second.stderr
+    assert json.loads((tmp_path / "node" / "deployment.json").read_text()) == deployment
+    assert sorted(p.name for p in (tmp_path / "node" / "keystore").iterdir()) == keys
+    # Keys are encrypted at rest: no private key material in the keystore files.
+    for path in (tmp_path / "node" / "keystore").glob("*.json"):
+        assert "ciphertext" in path.read_text()
+
+
+def test_unreachable_rpc_node_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    result = run("init", "--data-dir", str(tmp_path / "node"), "--rpc", "http://127.0.0.1:9")
+    assert_one_line_error(result, 2, "does not answer")
+    assert not (tmp_path / "node" / "keystore").exists()
+    assert not (tmp_path / "node" / "deployment.json").exists()
+
+
+def test_wrong_keystore_password_is_one_line(tmp_path: Path) -> None:
+    node = tmp_path / "node"
+    assert (
+        run("init", "--data-dir", str(node), env={"IPCHAIN_KEYSTORE_PASSWORD": "right"}).returncode
+        == 0
+    )
+    guess = "s3cret-guess-Q7"
+    result = run("demo", "--data-dir", str(node), env={"IPCHAIN_KEYSTORE_PASSWORD": guess})
+    assert_one_line_error(result, 2, "wrong password")
+    assert guess not in result.stderr and guess not in result.stdout
+
+
+def test_bad_office_code_for_a_token_is_one_line(tmp_path: Path) -> None:
+    result = run("token", "create", "--office", "E1", "--data-dir", str(tmp_path))
+    assert_one_line_error(result, 2, "ST.3")
+
+
+def test_demo_anchors_reads_back_verifies_and_catches_tampering(
+    tmp_path: Path, anvil: AnvilNode
+) -> None:
+    result = run("demo", "--data-dir", str(tmp_path / "node"), "--rpc", anvil.url)
+    assert result.returncode == 0, result.stderr
+    out = " ".join(result.stdout.split())
+    for office in ("EM", "AU", "RU"):
+        assert f"{office}/" in out
+    assert out.count("hash chain verified") == 3
+    assert "NOT verified" not in out
+    assert "tampered" in out and "caught" in out
+    assert "RegisterForeignRecord" in out
+
+
+@pytest.mark.parametrize("command", [["--help"], ["verify", "--help"], ["serve", "--help"]])
+def test_help_is_available(command: list[str]) -> None:
+    assert run(*command).returncode == 0
