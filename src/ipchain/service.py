@@ -271,13 +271,18 @@ class NodeService:
             time.sleep(0.05)
 
     def wait_for_submission(
-        self, office: str, submission_id: str, timeout: float = 120.0
+        self, office: str, submission_id: str, timeout: float = 120.0, *, indexed: bool = True
     ) -> SubmissionView:
-        """Poll a submission until it failed, or is anchored and indexed."""
+        """Poll a submission until it failed, or is anchored (and indexed, unless
+        ``indexed`` is false)."""
         deadline = time.monotonic() + timeout
         while True:
             view = self.submissions.get(office, submission_id)
-            if view.status == "failed" or view.indexed:
+            if (
+                view.status == "failed"
+                or view.indexed
+                or (view.status == "anchored" and not indexed)
+            ):
                 return view
             if time.monotonic() > deadline:
                 raise ChainError(f"submission {submission_id} is still {view.status}")

@@ -99,6 +99,7 @@ def start_node(
 ) -> Iterator[Callable[..., RunningNode]]:
     """Starts node services (stopped at teardown): ``start_node(data_dir, offices=..., ...)``."""
     started: list[RunningNode] = []
+    databases: dict[Path, str | None] = {}  # a restarted node finds its index again
 
     def start(
         data_dir: Path,
@@ -108,11 +109,9 @@ def start_node(
         database_url: str | None = None,
         **options: Any,
     ) -> RunningNode:
-        settings = Settings(
-            data_dir=data_dir,
-            rpc_url=rpc_url,
-            database_url=database_url or database(data_dir),
-        )
+        if data_dir not in databases:
+            databases[data_dir] = database_url or database(data_dir)
+        settings = Settings(data_dir=data_dir, rpc_url=rpc_url, database_url=databases[data_dir])
         service = NodeService(
             settings,
             ServiceOptions(signer_offices=offices, **options),
