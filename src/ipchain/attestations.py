@@ -303,6 +303,36 @@ STANDARD_SCHEMAS: Final = (OFFICE_CERTIFICATE_SCHEMA, PARTY_IDENTITY_SCHEMA)
 """The schemas every ipchain consortium approves at set-up."""
 
 
+def approve_schemas(
+    governance: Governance,
+    admins: Sequence[OfficeKey],
+    schemas: Sequence[AttestationSchema] = STANDARD_SCHEMAS,
+) -> list[int]:
+    """Approve schemas by vote of the given office admins (a demo or a set-up script holding
+    several offices' admin keys); schemas already approved are skipped. Returns the ids of
+    the proposals made. Raises :class:`InvalidInputError` if the admins cannot pass them."""
+    if not admins:
+        raise InvalidInputError("approving schemas needs at least one office admin key")
+    proposer, *voters = admins
+    made = []
+    for schema in schemas:
+        if governance.schema_definition(schema.uid) is not None:
+            continue
+        proposal_id = governance.propose_approve_schema(proposer, schema.definition)
+        made.append(proposal_id)
+        passed = governance.proposal(proposal_id).executed
+        for voter in voters:
+            if passed:
+                break
+            passed = governance.vote(voter, proposal_id)
+        if not passed:
+            raise InvalidInputError(
+                f"{len(admins)} admin votes do not pass schema {schema.name} "
+                f"(proposal {proposal_id} stays open)"
+            )
+    return made
+
+
 # --- on-chain values -------------------------------------------------------------------------
 
 

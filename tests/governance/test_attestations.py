@@ -16,6 +16,7 @@ from ipchain.attestations import (
     PARTY_IDENTITY_SCHEMA,
     AttestationSchema,
     AttestationStatus,
+    approve_schemas,
     build_request,
     party_subject,
     sign_attestation,
@@ -28,7 +29,7 @@ from ipchain.errors import (
     NotFoundError,
     VerificationError,
 )
-from ipchain.governance import Governance
+from ipchain.governance import Governance, ProposalState
 from tests.conftest import Consortium
 from tests.governance.helpers import (
     advance_time,
@@ -347,3 +348,12 @@ def test_signature_of_an_office_suspended_before_relay_is_refused(approved: Cons
     with pytest.raises(ContractRevertError) as error:
         registry.relay(approved.outsider, signed)
     assert expect_revert(error, "AttestationUnauthorizedOffice") == (au.address,)
+
+
+def test_approving_schemas_needs_enough_admin_votes(consortium: Consortium) -> None:
+    gov = governance(consortium)
+    with pytest.raises(InvalidInputError, match="do not pass"):
+        approve_schemas(gov, [consortium.admins["EM"]])  # 1 vote of 3
+    (open_proposal,) = gov.list_proposals()
+    assert open_proposal.state is ProposalState.OPEN
+    assert gov.schema_definition(OFFICE_CERTIFICATE_SCHEMA.uid) is None
