@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Final
 
 from eth_hash.auto import keccak
@@ -251,9 +252,19 @@ class _Reader:
 
     def address(self, name: str) -> str:
         value = self.text(name, _ADDRESS, "an address (0x + 40 hex digits)")
-        if value != value.lower() and not is_checksum_address(value):
+        checksummed = _checksummed(value)
+        if checksummed is None:
             raise self._fail(name, "an address with a valid EIP-55 checksum")
-        return to_checksum_address(value)
+        return checksummed
+
+
+@lru_cache(maxsize=4096)
+def _checksummed(address: str) -> str | None:
+    """The EIP-55 form of an address, or None when its mixed case is not a valid checksum.
+    Cached: a bundle names the same few signers again and again, and each check is a keccak."""
+    if address != address.lower() and not is_checksum_address(address):
+        return None
+    return to_checksum_address(address)
 
 
 def load_bundle(data: bytes | str) -> Bundle:

@@ -10,8 +10,10 @@ bundle says.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from eth_hash.auto import keccak
@@ -78,16 +80,36 @@ class BundleVerifier:
 
     def verify_many(self, bundles: Sequence[Bundle]) -> list[BundleReport]:
         """Check many bundles with one batch of reads per contract pair."""
+        return self._finish(self._gather(bundles))
+
+    def verify_stream(
+        self, bundles: Iterable[Bundle], batch_size: int = 1000
+    ) -> Iterator[BundleReport]:
+        """Check bundles ``batch_size`` at a time, in order, reading the next batch from the
+        node while the current one is checked: the node answers in its own process, so the
+        two overlap."""
+        batches = _chunks(bundles, batch_size)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bundle-reads") as pool:
+            first = next(batches, None)
+            pending = pool.submit(self._gather, first) if first is not None else None
+            while pending is not None:
+                gathered = pending.result()
+                following = next(batches, None)
+                pending = pool.submit(self._gather, following) if following is not None else None
+                yield from self._finish(gathered)
+
+    def _gather(self, bundles: Sequence[Bundle]) -> _Gathered:
+        """Everything the chain says about these bundles (the reading half of a check)."""
         for bundle in bundles:
             if bundle.chain_id != self.backend.chain_id:
                 raise ChainMismatchError(
                     f"the bundle is for chain id {bundle.chain_id}, "
                     f"the node is chain id {self.backend.chain_id}"
                 )
-        reports: dict[int, BundleReport] = {}
         groups: dict[tuple[str, str], list[int]] = {}
         for index, bundle in enumerate(bundles):
             groups.setdefault((bundle.registry.address, bundle.ledger.address), []).append(index)
+        gathered = []
         for (registry, ledger), indexes in groups.items():
             reader = self._readers.get((registry, ledger))
             if reader is None:
@@ -95,62 +117,18 @@ class BundleVerifier:
                     self.backend, registry, ledger
                 )
             group = [bundles[index] for index in indexes]
-            for index, report in zip(indexes, self._verify_group(reader, group), strict=True):
-                reports[index] = report
-        return [reports[index] for index in range(len(bundles))]
+            chain, heads = _read_group(reader, group)
+            gathered.append((indexes, reader, group, chain, heads))
+        return len(bundles), gathered
 
-    def _verify_group(self, reader: ChainReader, bundles: Sequence[Bundle]) -> list[BundleReport]:
-        record_ids: dict[int, set[bytes]] = {}
-        signers: set[tuple[bytes, int]] = set()
-        for bundle in bundles:
-            identifier = record_id(bundle.record_key)
-            for entry in bundle.entries:
-                record_ids.setdefault(entry.block_number, set()).add(identifier)
-                signers.add((bytes.fromhex(entry.signer[2:]), entry.block_number))
-        blocks = sorted(record_ids)
-        requests: list[Request] = [Code(reader.registry_address), Code(reader.ledger_address)]
-        requests += [head_of_call(reader.ledger_address, record_id(b.record_key)) for b in bundles]
-        requests += [BlockHash(number) for number in blocks]
-        requests += [RecordedLogs(number, tuple(sorted(record_ids[number]))) for number in blocks]
-        answers, status = reader.fetch_with_signers(requests, signers)
-        registry_code, ledger_code = answers[0], answers[1]
-        for code in (registry_code, ledger_code):
-            if isinstance(code, ChainError):
-                raise code
-        heads = answers[2 : 2 + len(bundles)]
-        block_answers = answers[2 + len(bundles) :]
-        chain = _ChainView(
-            registry_code=registry_code,
-            ledger_code=ledger_code,
-            contract_problems=code_problems(
-                reader.registry_address, registry_code, reader.ledger_address, ledger_code
-            ),
-            block_hashes=dict(zip(blocks, block_answers[: len(blocks)], strict=True)),
-            logs={
-                number: answer
-                if isinstance(answer, ChainError)
-                else {event.entry_hash: event for event in answer}
-                for number, answer in zip(blocks, block_answers[len(blocks) :], strict=True)
-            },
-            signers=status,
-            located={},
-        )
-        # Entries not found where the bundle says: ask the ledger where (if anywhere) they are.
-        lost = sorted(
-            {
-                entry.entry_hash
-                for bundle in bundles
-                for entry in bundle.entries
-                if _log_of(chain, entry) is None
-            }
-        )
-        if lost and not chain.contract_problems:
-            found = reader.fetch([entry_of_call(reader.ledger_address, h) for h in lost])
-            chain.located.update(zip(lost, found, strict=True))
-        return [
-            self._evaluate(bundle, head, chain, reader)
-            for bundle, head in zip(bundles, heads, strict=True)
-        ]
+    def _finish(self, gathered: _Gathered) -> list[BundleReport]:
+        """The checking half: compare the bundles with what was read."""
+        count, groups = gathered
+        reports: list[BundleReport | None] = [None] * count
+        for indexes, reader, group, chain, heads in groups:
+            for index, bundle, head in zip(indexes, group, heads, strict=True):
+                reports[index] = self._evaluate(bundle, head, chain, reader)
+        return [report for report in reports if report is not None]
 
     def _evaluate(
         self, bundle: Bundle, head_answer: Any, chain: _ChainView, reader: ChainReader
@@ -215,7 +193,7 @@ class BundleVerifier:
             ("OfficeRegistry", bundle.registry, chain.registry_code),
             ("RegisterLedger", bundle.ledger, chain.ledger_code),
         ):
-            if code and keccak(code) != contract.code_hash:
+            if code and _code_hash(code) != contract.code_hash:
                 problems.append(f"{name} code hash in the bundle differs from the code on chain")
             if self.expected is not None and self.expected.addresses.get(name) != contract.address:
                 problems.append(
@@ -230,6 +208,11 @@ class BundleVerifier:
         return problems
 
 
+@lru_cache(maxsize=8)
+def _code_hash(code: bytes) -> bytes:
+    return keccak(code)
+
+
 @dataclass(slots=True)
 class _ChainView:
     """What the chain says about a group of bundles."""
@@ -241,6 +224,75 @@ class _ChainView:
     logs: dict[int, Any]  # {entry hash: RecordedEvent} or ChainError
     signers: dict[tuple[bytes, int], SignerStatus]
     located: dict[bytes, Any]  # entryOf answers (bytes or ChainError) for entries not found
+
+
+_Gathered = tuple[int, list[tuple[list[int], ChainReader, list["Bundle"], _ChainView, list[Any]]]]
+"""What :meth:`BundleVerifier._gather` read: the number of bundles, and per contract pair the
+bundles' positions, reader, bundles, chain view and head answers."""
+
+
+def _chunks(items: Iterable[Bundle], size: int) -> Iterator[list[Bundle]]:
+    chunk: list[Bundle] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _read_group(reader: ChainReader, bundles: Sequence[Bundle]) -> tuple[_ChainView, list[Any]]:
+    """One round trip for code, heads, block hashes, logs and signers of bundles on the same
+    contracts, and one more for entries not found where their bundle says."""
+    record_ids: dict[int, set[bytes]] = {}
+    signers: set[tuple[bytes, int]] = set()
+    for bundle in bundles:
+        identifier = record_id(bundle.record_key)
+        for entry in bundle.entries:
+            record_ids.setdefault(entry.block_number, set()).add(identifier)
+            signers.add((bytes.fromhex(entry.signer[2:]), entry.block_number))
+    blocks = sorted(record_ids)
+    requests: list[Request] = [Code(reader.registry_address), Code(reader.ledger_address)]
+    requests += [head_of_call(reader.ledger_address, record_id(b.record_key)) for b in bundles]
+    requests += [BlockHash(number) for number in blocks]
+    requests += [RecordedLogs(number, tuple(sorted(record_ids[number]))) for number in blocks]
+    answers, status = reader.fetch_with_signers(requests, signers)
+    registry_code, ledger_code = answers[0], answers[1]
+    for code in (registry_code, ledger_code):
+        if isinstance(code, ChainError):
+            raise code
+    heads = answers[2 : 2 + len(bundles)]
+    block_answers = answers[2 + len(bundles) :]
+    chain = _ChainView(
+        registry_code=registry_code,
+        ledger_code=ledger_code,
+        contract_problems=code_problems(
+            reader.registry_address, registry_code, reader.ledger_address, ledger_code
+        ),
+        block_hashes=dict(zip(blocks, block_answers[: len(blocks)], strict=True)),
+        logs={
+            number: answer
+            if isinstance(answer, ChainError)
+            else {event.entry_hash: event for event in answer}
+            for number, answer in zip(blocks, block_answers[len(blocks) :], strict=True)
+        },
+        signers=status,
+        located={},
+    )
+    # Entries not found where the bundle says: ask the ledger where (if anywhere) they are.
+    lost = sorted(
+        {
+            entry.entry_hash
+            for bundle in bundles
+            for entry in bundle.entries
+            if _log_of(chain, entry) is None
+        }
+    )
+    if lost and not chain.contract_problems:
+        found = reader.fetch([entry_of_call(reader.ledger_address, h) for h in lost])
+        chain.located.update(zip(lost, found, strict=True))
+    return chain, heads
 
 
 def _log_of(chain: _ChainView, entry: BundleEntry) -> RecordedEvent | None:
