@@ -78,15 +78,28 @@ def _document(record_key: str, event_code: str, day: int) -> dict[str, object]:
             "mark_verbal_element": f"MARK {record_key[-6:]}",
             "mark_feature_category": "Word",
             "nice_classes": [
-                {"class_number": 9, "edition": "12-2024", "goods_services": [
-                    {"language": "en", "text": "Computer software; downloadable mobile apps; "
-                     "electronic publications; data processing equipment"}]},
-                {"class_number": 42, "edition": "12-2024", "goods_services": [
-                    {"language": "en", "text": "Software as a service; cloud computing"}]},
+                {
+                    "class_number": 9,
+                    "edition": "12-2024",
+                    "goods_services": [
+                        {
+                            "language": "en",
+                            "text": "Computer software; downloadable mobile apps; "
+                            "electronic publications; data processing equipment",
+                        }
+                    ],
+                },
+                {
+                    "class_number": 42,
+                    "edition": "12-2024",
+                    "goods_services": [
+                        {"language": "en", "text": "Software as a service; cloud computing"}
+                    ],
+                },
             ],
             "applicants": [{"name": "Acme Widgets GmbH", "country_code": "DE"}],
         },
-    }  # fmt: skip
+    }
 
 
 def _consortium(backend: ChainBackend) -> tuple[Deployment, OfficeKey]:
@@ -107,9 +120,8 @@ def _anchor(
         for number in range(records):
             key = f"EM/TM/{18_000_000 + number:09d}"
             document = canonical_bytes(_document(key, EVENT_CODES[round_ % 8], number + round_))
-            batch.append(
-                EventToAnchor(key, EVENT_CODES[round_ % 8], hashlib.sha256(document).digest(), document)
-            )  # fmt: skip
+            digest = hashlib.sha256(document).digest()
+            batch.append(EventToAnchor(key, EVENT_CODES[round_ % 8], digest, document))
         for entry in ledger.anchor(signer, batch):
             histories.setdefault(entry.record_key, []).append(entry)
     return histories
@@ -145,7 +157,7 @@ def _bundle(
                     log_index=e.log_index,
                 )
                 for e in history
-            ),  # fmt: skip
+            ),
             head_seq=history[-1].seq,
             head_entry_hash=history[-1].entry_hash,
             created_at="2025-01-01T00:00:00Z",
@@ -194,8 +206,15 @@ def run(kind: str, records: int, events: int, batch: int, console: Console) -> l
         started = time.perf_counter()
         for key in sample:
             built = build_bundle(backend, deployment, key)
-        results.append(Result(kind, "build_bundle", len(sample), len(sample) * events,
-                              time.perf_counter() - started))  # fmt: skip
+        results.append(
+            Result(
+                kind,
+                "build_bundle",
+                len(sample),
+                len(sample) * events,
+                time.perf_counter() - started,
+            )
+        )
         assert len(built["entries"]) == events
 
         cold = files[: min(200, records)]
@@ -206,16 +225,24 @@ def run(kind: str, records: int, events: int, batch: int, console: Console) -> l
             if fresh is not backend:
                 fresh.close()
             assert report.ok, report
-        results.append(Result(kind, "one by one, cold", len(cold), len(cold) * events,
-                              time.perf_counter() - started))  # fmt: skip
+        results.append(
+            Result(
+                kind,
+                "one by one, cold",
+                len(cold),
+                len(cold) * events,
+                time.perf_counter() - started,
+            )
+        )
 
         verifier = BundleVerifier(backend)
         verifier.verify_many([load_bundle(files[0])])  # contract code, once per verifier
         started = time.perf_counter()
         for data in files:
             assert verifier.verify(load_bundle(data)).ok
-        results.append(Result(kind, "one by one, warm", records, total_events,
-                              time.perf_counter() - started))  # fmt: skip
+        results.append(
+            Result(kind, "one by one, warm", records, total_events, time.perf_counter() - started)
+        )
         verifier.close()
 
         verifier = BundleVerifier(backend)
@@ -223,16 +250,20 @@ def run(kind: str, records: int, events: int, batch: int, console: Console) -> l
         for start in range(0, len(files), batch):
             bundles = [load_bundle(data) for data in files[start : start + batch]]
             assert all(report.ok for report in verifier.verify_many(bundles))
-        results.append(Result(kind, f"batched ({batch})", records, total_events,
-                              time.perf_counter() - started))  # fmt: skip
+        results.append(
+            Result(kind, f"batched ({batch})", records, total_events, time.perf_counter() - started)
+        )
         verifier.close()
 
         verifier = BundleVerifier(backend)
         started = time.perf_counter()
         reports = verifier.verify_stream((load_bundle(data) for data in files), batch)
         assert all(report.ok for report in reports)
-        results.append(Result(kind, f"streamed ({batch})", records, total_events,
-                              time.perf_counter() - started))  # fmt: skip
+        results.append(
+            Result(
+                kind, f"streamed ({batch})", records, total_events, time.perf_counter() - started
+            )
+        )
         verifier.close()
     return results
 
