@@ -202,7 +202,7 @@ def run(kind: str, records: int, events: int, batch: int, console: Console) -> l
             )
             files = [_bundle(backend, deployment, k, h) for k, h in histories.items()]
         total_events = records * events
-        sample = list(histories)[: min(50, records)]
+        sample = list(histories)[: min(records, 50 if kind == "anvil" else 10)]
         started = time.perf_counter()
         for key in sample:
             built = build_bundle(backend, deployment, key)
@@ -217,7 +217,7 @@ def run(kind: str, records: int, events: int, batch: int, console: Console) -> l
         )
         assert len(built["entries"]) == events
 
-        cold = files[: min(200, records)]
+        cold = files[: min(records, 200 if kind == "anvil" else 20)]
         started = time.perf_counter()
         for data in cold:
             fresh = connect()

@@ -208,6 +208,7 @@ Request = Call | Code | BlockHash | RecordedLogs
 SignerStatus = tuple[str | None, bool] | ChainError
 """``officeOf(signer)`` at a block: (office code or None, active), or why it is unknown."""
 
+_RECENT_BLOCKS = 16  # in-process chains: whole blocks' events kept (a full block is a few MB)
 _BATCH_LIMIT = 500  # requests per HTTP round trip; Besu refuses batches above 1024 by default
 _SELECTOR_OFFICE_OF = load_interface("OfficeRegistry").encode_call("officeOf", "0x" + "00" * 20)[:4]
 _SELECTOR_HEAD_OF = load_interface("RegisterLedger").encode_call("headOf", ZERO_HASH)[:4]
@@ -274,6 +275,7 @@ class ChainReader:
         self._block_hashes: dict[int, bytes] = {}
         self._code: dict[str, bytes] = {}
         self._signers: dict[tuple[bytes, int], SignerStatus] = {}
+        self._recent_blocks: dict[int, list[RecordedEvent]] = {}
 
     def close(self) -> None:
         """Close the reader's own HTTP session (the backend stays open)."""
@@ -342,18 +344,33 @@ class ChainReader:
                 return backend.get_code(request.address)
             if isinstance(request, BlockHash):
                 return backend.get_block(request.number).hash
-            single = request.record_ids if len(request.record_ids) == 1 else ()
-            logs = backend.get_logs(
-                address=self.ledger_address,
-                from_block=request.number,
-                to_block=request.number,
-                topics=[_EVENT_RECORDED, *single],
-            )
-            return self._decode_logs(logs, request.record_ids)
+            return self._block_events(request)
         except ChainUnavailableError:
             raise
         except ChainError as error:
             return error
+
+    def _block_events(self, request: RecordedLogs) -> list[RecordedEvent]:
+        """A block's events for some records, from the in-process chain.
+
+        Reading a block's logs in process decodes all its receipts whatever the filter, so the
+        whole block's events are read once and kept (for the last few blocks) for the
+        verifications that follow; a JSON-RPC node filters by record on its side instead.
+        """
+        events = self._recent_blocks.pop(request.number, None)
+        if events is None:
+            logs = self.backend.get_logs(
+                address=self.ledger_address,
+                from_block=request.number,
+                to_block=request.number,
+                topics=[_EVENT_RECORDED],
+            )
+            events = self._decode_logs(logs, ())
+        self._recent_blocks[request.number] = events  # most recently used last
+        while len(self._recent_blocks) > _RECENT_BLOCKS:
+            del self._recent_blocks[next(iter(self._recent_blocks))]
+        wanted = frozenset(request.record_ids)
+        return [event for event in events if not wanted or event.record_id in wanted]
 
     def _decode_logs(self, logs: Sequence[LogEntry], record_ids: tuple[bytes, ...]) -> Any:
         wanted = frozenset(record_ids)
