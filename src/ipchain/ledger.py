@@ -230,9 +230,16 @@ class Ledger:
             return []
         if batch_size < 1:
             raise InvalidInputError("batch_size must be at least 1", field="batch_size")
-        office, _active = self.office_of(key.address)
-        office_code = office or "\0\0"
-        entries = self._link(events, office_code, known_heads or {})
+        office, active = self.office_of(key.address)
+        if office is None or not active:
+            # The contract would refuse the first transaction with exactly this error; saying
+            # so before signing anything keeps the nonce sequence clean.
+            raise ContractRevertError(
+                f"RegisterUnauthorizedOffice({key.address})",
+                error_name="RegisterUnauthorizedOffice",
+                args=(key.address,),
+            )
+        entries = self._link(events, office, known_heads or {})
         transactions: list[tuple[bytes, bytes]] = []  # (calldata, raw)
         nonce = self.backend.get_nonce(key.address)
         for start in range(0, len(entries), batch_size):

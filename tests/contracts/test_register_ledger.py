@@ -100,6 +100,15 @@ def test_non_office_account_is_rejected(consortium: Consortium) -> None:
     assert expect_error("RegisterUnauthorizedOffice", excinfo) == (consortium.outsider.address,)
 
 
+def test_ledger_refuses_to_sign_for_a_non_office_key(consortium: Consortium) -> None:
+    with pytest.raises(ContractRevertError) as excinfo:
+        consortium.ledger.anchor(
+            consortium.outsider, [EventToAnchor("EM/TM/1", "A10", doc_hash("x"))]
+        )
+    assert expect_error("RegisterUnauthorizedOffice", excinfo) == (consortium.outsider.address,)
+    assert consortium.backend.get_nonce(consortium.outsider.address) == 0
+
+
 def test_admin_key_cannot_write_register_events(consortium: Consortium) -> None:
     admin = consortium.admins["EM"]
     with pytest.raises(ContractRevertError) as excinfo:
