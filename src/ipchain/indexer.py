@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ipchain.chain.base import BlockInfo, ChainBackend, LogEntry
 from ipchain.contracts import ContractInterface, DecodedLog, Deployment, load_interface
-from ipchain.db.base import IMMEDIATE
+from ipchain.db.base import IMMEDIATE, refresh_statistics
 from ipchain.db.register import events, indexer_checkpoints
 from ipchain.db.register_index import remove_above, store_entries
 from ipchain.errors import ChainError
@@ -47,6 +47,9 @@ DEFAULT_NAME: Final = "main"
 """Checkpoint name of a node's indexer."""
 
 _REORG_CANDIDATES_PER_QUERY: Final = 64
+
+STATISTICS_EVERY: Final = 50_000
+"""Logs indexed between two refreshes of the database's query-planner statistics."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +200,7 @@ class Indexer:
         self.name = name
         self.chunk_blocks = chunk_blocks
         self.handlers = handlers or DEFAULT_HANDLERS
+        self._since_statistics = 0
         # Address -> (contract name, interface, event name by topic 0).
         self._contracts: dict[str, tuple[str, ContractInterface, dict[bytes, str]]] = {}
         for contract in sorted(self.handlers.contract_names):
@@ -237,6 +241,11 @@ class Indexer:
                 logger.info("chain moved while indexing blocks %d-%d: %s", start, stop, moved)
                 break
             start = stop + 1
+        self._since_statistics += indexed
+        if self._since_statistics >= STATISTICS_EVERY:
+            with self.session_factory() as session, session.begin():
+                refresh_statistics(session.connection())
+            self._since_statistics = 0
         return indexed
 
     def run_forever(self, stop: threading.Event, interval: float = 0.2) -> None:

@@ -12,22 +12,22 @@ import base64
 import binascii
 import datetime
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Row, exists, func, select, tuple_
+from sqlalchemy import ColumnElement, Engine, Select, bindparam, func, select, tuple_
 from sqlalchemy.orm import Session, sessionmaker
 
 from ipchain.db.register import (
     events,
     indexer_checkpoints,
+    record_data,
     record_locarno_classes,
     record_nice_classes,
     records,
 )
 from ipchain.db.register_index import parse_document
-from ipchain.encoding import hash_to_hex
 from ipchain.errors import InvalidInputError, NotFoundError
 from ipchain.indexer import DEFAULT_NAME
 from ipchain.types import event_catalog
@@ -193,6 +193,53 @@ _SORT_COLUMNS = {
 }
 
 
+_RECORD_COLUMNS = (*(column.name for column in records.columns), "data")
+_RECORDS_WITH_DATA = select(records, record_data.c.data).outerjoin(record_data)
+
+
+class _Prepared:
+    """A SELECT compiled once and run straight on a pooled driver connection.
+
+    The reads the API makes most (a record's history, a record, the feed) spent most of their
+    time in SQLAlchemy's per-call statement handling, not in the database; these skip it. Rows
+    come back as the driver gives them (SQLite returns dates as text: see :func:`_date`).
+    """
+
+    def __init__(self, engine: Engine, statement: Select[Any]) -> None:
+        compiled = statement.compile(dialect=engine.dialect)
+        self._engine = engine
+        self._sql = str(compiled)
+        self._positions = compiled.positiontup
+        self._defaults = dict(compiled.params)
+
+    def rows(self, **parameters: Any) -> list[tuple[Any, ...]]:
+        values = {**self._defaults, **parameters}
+        arguments: Any = values
+        if self._positions is not None:
+            arguments = tuple(values[name] for name in self._positions)
+        connection = self._engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(self._sql, arguments)
+                return list(cursor.fetchall())
+            finally:
+                cursor.close()
+        finally:
+            connection.close()
+
+
+def _hex(digest: bytes) -> str:
+    # The index holds only 32-byte hashes; encoding.hash_to_hex would check each one again.
+    return "0x" + digest.hex()
+
+
+def _date(value: datetime.date | str | None) -> datetime.date | None:
+    if value is None or isinstance(value, datetime.date):
+        return value
+    return datetime.date.fromisoformat(value)
+
+
 def _check_page(limit: int, offset: int) -> None:
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInputError(f"limit must be 1 to {MAX_LIMIT}", field="limit")
@@ -227,6 +274,37 @@ class RegisterQueries:
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self.session_factory = session_factory
         self._catalogue = event_catalog().codes
+        engine = session_factory.kw["bind"]
+        key: Any = bindparam("record_key")
+        newest_first = (events.c.block_number.desc(), events.c.log_index.desc())
+        before_cursor = tuple_(events.c.block_number, events.c.log_index) < tuple_(
+            bindparam("block_number"), bindparam("log_index")
+        )
+        by_office = events.c.office == bindparam("office")
+        feed = select(*_EVENT_COLUMNS).order_by(*newest_first).limit(bindparam("limit"))
+        self._history = _Prepared(
+            engine, select(*_EVENT_COLUMNS).where(events.c.record_key == key).order_by(events.c.seq)
+        )
+        self._record = _Prepared(engine, _RECORDS_WITH_DATA.where(records.c.record_key == key))
+        self._nice = _Prepared(
+            engine,
+            select(record_nice_classes.c.nice_class)
+            .where(record_nice_classes.c.record_key == key)
+            .order_by(record_nice_classes.c.nice_class),
+        )
+        self._locarno = _Prepared(
+            engine,
+            select(record_locarno_classes.c.locarno_class)
+            .where(record_locarno_classes.c.record_key == key)
+            .order_by(record_locarno_classes.c.locarno_class),
+        )
+        # The feed by (cursor given, office given).
+        self._feed = {
+            (False, False): _Prepared(engine, feed),
+            (True, False): _Prepared(engine, feed.where(before_cursor)),
+            (False, True): _Prepared(engine, feed.where(by_office)),
+            (True, True): _Prepared(engine, feed.where(before_cursor, by_office)),
+        }
 
     # ------------------------------------------------------------------ records
 
@@ -253,28 +331,24 @@ class RegisterQueries:
             ordering = [column.is_(None), *ordering, key.desc() if descending else key.asc()]
         with self.session_factory() as session:
             total = session.scalar(select(func.count()).select_from(records).where(*conditions))
-            rows = session.execute(
-                select(records).where(*conditions).order_by(*ordering).limit(limit).offset(offset)
-            ).all()
-            views = self._record_views(session, rows)
-        return Page(items=tuple(views), total=int(total or 0), limit=limit, offset=offset)
+            statement = _RECORDS_WITH_DATA.where(*conditions).order_by(*ordering)
+            rows = [tuple(row) for row in session.execute(statement.limit(limit).offset(offset))]
+            nice, locarno = self._classes_of(session, [row[0] for row in rows])
+        views = tuple(self._record_view(row, nice, locarno) for row in rows)
+        return Page(items=views, total=int(total or 0), limit=limit, offset=offset)
 
     def get_record(self, record_key: str) -> RecordView:
         """One record; :class:`NotFoundError` when the index has no event of it."""
-        with self.session_factory() as session:
-            row = session.execute(select(records).where(records.c.record_key == record_key)).first()
-            if row is None:
-                raise NotFoundError(f"no record {record_key}")
-            return self._record_views(session, [row])[0]
+        found = self._record.rows(record_key=record_key)
+        if not found:
+            raise NotFoundError(f"no record {record_key}")
+        nice = {record_key: [number for (number,) in self._nice.rows(record_key=record_key)]}
+        locarno = {record_key: [code for (code,) in self._locarno.rows(record_key=record_key)]}
+        return self._record_view(found[0], nice, locarno)
 
     def record_events(self, record_key: str) -> list[EventView]:
         """A record's events, oldest first; :class:`NotFoundError` when there is none."""
-        with self.session_factory() as session:
-            rows = session.execute(
-                select(*_EVENT_COLUMNS)
-                .where(events.c.record_key == record_key)
-                .order_by(events.c.seq)
-            ).all()
+        rows = self._history.rows(record_key=record_key)
         if not rows:
             raise NotFoundError(f"no record {record_key}")
         return [self._event_view(row) for row in rows]
@@ -288,17 +362,11 @@ class RegisterQueries:
         next (older) page; it is None on the last page. Events indexed after the first page
         was read appear on a new first page, never in the middle of a paging."""
         _check_page(limit, 0)
-        statement = select(*_EVENT_COLUMNS)
+        parameters: dict[str, Any] = {"limit": limit + 1, "office": office}
         if cursor is not None:
-            block_number, log_index = _decode_cursor(cursor)
-            statement = statement.where(
-                tuple_(events.c.block_number, events.c.log_index) < (block_number, log_index)
-            )
-        if office is not None:
-            statement = statement.where(events.c.office == office)
-        statement = statement.order_by(events.c.block_number.desc(), events.c.log_index.desc())
-        with self.session_factory() as session:
-            rows = session.execute(statement.limit(limit + 1)).all()
+            parameters["block_number"], parameters["log_index"] = _decode_cursor(cursor)
+        query = self._feed[cursor is not None, office is not None]
+        rows = query.rows(**parameters)
         views = [self._event_view(row) for row in rows[:limit]]
         following = None
         if len(rows) > limit:
@@ -343,22 +411,25 @@ class RegisterQueries:
         ):
             if value is not None:
                 conditions.append(column == value)
+        # Class filters select record keys from the class tables' (class, record_key)
+        # indexes, so the database can start from the few records of a class.
         if filter.nice_class is not None:
             conditions.append(
-                exists().where(
-                    record_nice_classes.c.record_key == records.c.record_key,
-                    record_nice_classes.c.nice_class == filter.nice_class,
+                records.c.record_key.in_(
+                    select(record_nice_classes.c.record_key).where(
+                        record_nice_classes.c.nice_class == filter.nice_class
+                    )
                 )
             )
         if filter.locarno_class is not None:
             code = filter.locarno_class
-            matches = (
-                record_locarno_classes.c.locarno_class == code
-                if "-" in code
-                else record_locarno_classes.c.locarno_class.like(f"{code}-%")
-            )
+            column = record_locarno_classes.c.locarno_class
             conditions.append(
-                exists().where(record_locarno_classes.c.record_key == records.c.record_key, matches)
+                records.c.record_key.in_(
+                    select(record_locarno_classes.c.record_key).where(
+                        column == code if "-" in code else column.like(f"{code}-%")
+                    )
+                )
             )
         if filter.text:
             conditions.append(
@@ -374,10 +445,9 @@ class RegisterQueries:
                 conditions.append(column <= high)
         return conditions
 
-    def _record_views(
-        self, session: Session, rows: Sequence[Row[*tuple[Any, ...]]]
-    ) -> list[RecordView]:
-        keys = [row.record_key for row in rows]
+    def _classes_of(
+        self, session: Session, keys: Sequence[str]
+    ) -> tuple[dict[str, list[int]], dict[str, list[str]]]:
         nice: dict[str, list[int]] = {}
         locarno: dict[str, list[str]] = {}
         if keys:
@@ -393,51 +463,74 @@ class RegisterQueries:
                 .order_by(record_locarno_classes.c.locarno_class)
             ):
                 locarno.setdefault(key, []).append(code)
-        return [
-            RecordView(
-                record_key=row.record_key,
-                office=row.office,
-                ip_type=row.ip_type,
-                application_number=row.application_number,
-                st13=row.st13,
-                status=row.status,
-                data=json.loads(row.data) if row.data else {},
-                mark_text=row.mark_text,
-                nice_classes=tuple(nice.get(row.record_key, ())),
-                locarno_classes=tuple(locarno.get(row.record_key, ())),
-                filing_date=row.filing_date,
-                registration_date=row.registration_date,
-                expiry_date=row.expiry_date,
-                event_count=row.event_count,
-                head_entry_hash=hash_to_hex(row.head_entry_hash),
-                last_block_number=row.updated_block,
-            )
-            for row in rows
-        ]
+        return nice, locarno
 
-    def _event_view(self, row: Row[*tuple[Any, ...]]) -> EventView:
-        code = row.event_code
+    @staticmethod
+    def _record_view(
+        values: Sequence[Any], nice: Mapping[str, list[int]], locarno: Mapping[str, list[str]]
+    ) -> RecordView:
+        row = dict(zip(_RECORD_COLUMNS, values, strict=True))
+        key = row["record_key"]
+        return RecordView(
+            record_key=key,
+            office=row["office"],
+            ip_type=row["ip_type"],
+            application_number=row["application_number"],
+            st13=row["st13"],
+            status=row["status"],
+            data=json.loads(row["data"]) if row["data"] else {},
+            mark_text=row["mark_text"],
+            nice_classes=tuple(nice.get(key, ())),
+            locarno_classes=tuple(locarno.get(key, ())),
+            filing_date=_date(row["filing_date"]),
+            registration_date=_date(row["registration_date"]),
+            expiry_date=_date(row["expiry_date"]),
+            event_count=row["event_count"],
+            head_entry_hash=_hex(row["head_entry_hash"]),
+            last_block_number=row["updated_block"],
+        )
+
+    def _event_view(self, row: Sequence[Any]) -> EventView:
+        (
+            record_key,
+            seq,
+            code,
+            national_code,
+            event_date,
+            effective_date,
+            document,
+            document_hash,
+            entry_hash,
+            prev_entry_hash,
+            office,
+            signer,
+            block_number,
+            block_hash,
+            transaction_hash,
+            log_index,
+            block_timestamp,
+        ) = row
         info = self._catalogue.get(code)
         return EventView(
-            record_key=row.record_key,
-            seq=row.seq,
+            record_key=record_key,
+            seq=seq,
             event_code=code,
             event_name=None if info is None else info.name,
             category=code[:1],
-            national_code=row.national_code,
-            event_date=row.event_date,
-            effective_date=row.effective_date,
-            document=parse_document(row.document),
-            document_hash=hash_to_hex(row.document_hash),
-            entry_hash=hash_to_hex(row.entry_hash),
-            prev_entry_hash=hash_to_hex(row.prev_entry_hash),
-            office=row.office,
-            signer=row.signer,
-            block_number=row.block_number,
-            block_hash=hash_to_hex(row.block_hash),
-            transaction_hash=hash_to_hex(row.transaction_hash),
-            log_index=row.log_index,
-            anchored_at=datetime.datetime.fromtimestamp(row.block_timestamp, datetime.UTC),
+            national_code=national_code,
+            event_date=_date(event_date),
+            effective_date=_date(effective_date),
+            document=parse_document(document),
+            document_hash=_hex(document_hash),
+            entry_hash=_hex(entry_hash),
+            prev_entry_hash=_hex(prev_entry_hash),
+            office=office,
+            signer=signer,
+            block_number=block_number,
+            block_hash=_hex(block_hash),
+            transaction_hash=_hex(transaction_hash),
+            log_index=log_index,
+            anchored_at=datetime.datetime.fromtimestamp(block_timestamp, datetime.UTC),
         )
 
 

@@ -129,6 +129,18 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql(statement)
 
 
+def refresh_statistics(connection: Connection) -> None:
+    """Let the query planner know the tables' sizes again after many rows were written.
+
+    SQLite keeps no statistics by itself: without them it picks poor indexes for the register's
+    searches once tables grow. ``analysis_limit`` samples each index, so this takes
+    milliseconds even on millions of rows. PostgreSQL's autovacuum does this on its own.
+    """
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("PRAGMA analysis_limit=1000")
+        connection.exec_driver_sql("ANALYZE")
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions bound to ``engine``; objects stay readable after commit."""
     return sessionmaker(bind=engine, expire_on_commit=False)
@@ -170,6 +182,7 @@ __all__ = [
     "load_table_modules",
     "make_engine",
     "migrations_directory",
+    "refresh_statistics",
     "session_factory",
     "upgrade",
 ]

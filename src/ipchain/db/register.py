@@ -57,8 +57,6 @@ class Record(Base):
     """WIPO ST.13 form of the application number, when the office's format allows it."""
     status: Mapped[str | None] = mapped_column(String(24))
     """Status derived from the event codes (None when no event sets one)."""
-    data: Mapped[str | None] = mapped_column(Text)
-    """Current record data (JSON object), merged from the events' documents."""
     mark_text: Mapped[str | None] = mapped_column(Text)
     """Verbal element of a trademark, or product indication of a design."""
     mark_text_folded: Mapped[str | None] = mapped_column(Text)
@@ -79,11 +77,25 @@ class Record(Base):
 
     __table_args__ = (
         Index(None, "office", "ip_type", "status"),
-        Index(None, "status"),
+        Index(None, "status", "record_key"),
         Index(None, "filing_date"),
         Index(None, "registration_date"),
         Index(None, "updated_block"),
     )
+
+
+class RecordData(Base):
+    """A record's current data, beside the record rather than in it: searches scan ``records``
+    and are several times faster over its narrow rows than with the data inside."""
+
+    __tablename__ = "record_data"
+
+    record_key: Mapped[str] = mapped_column(
+        ForeignKey("records.record_key", ondelete="CASCADE"), primary_key=True
+    )
+    """The record."""
+    data: Mapped[str] = mapped_column(Text)
+    """Current record data (a JSON object): every event's record data merged in order."""
 
 
 class RecordNiceClass(Base):
@@ -181,6 +193,7 @@ class IndexerCheckpoint(Base):
 
 # The Core tables, for bulk statements (the indexer's hot path uses no ORM objects).
 records = cast(Table, Record.__table__)
+record_data = cast(Table, RecordData.__table__)
 record_nice_classes = cast(Table, RecordNiceClass.__table__)
 record_locarno_classes = cast(Table, RecordLocarnoClass.__table__)
 events = cast(Table, Event.__table__)
@@ -190,10 +203,12 @@ __all__ = [
     "Event",
     "IndexerCheckpoint",
     "Record",
+    "RecordData",
     "RecordLocarnoClass",
     "RecordNiceClass",
     "events",
     "indexer_checkpoints",
+    "record_data",
     "record_locarno_classes",
     "record_nice_classes",
     "records",

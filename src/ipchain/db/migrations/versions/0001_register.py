@@ -1,4 +1,4 @@
-"""Register index: records, their Nice and Locarno classes, events, indexer checkpoints.
+"""Register index: records, their data and Nice and Locarno classes, events, checkpoints.
 
 Revision ID: 0001
 Revises:
@@ -36,7 +36,6 @@ def upgrade() -> None:
         sa.Column("application_number", sa.String(length=64), nullable=False),
         sa.Column("st13", sa.String(length=17), nullable=True),
         sa.Column("status", sa.String(length=24), nullable=True),
-        sa.Column("data", sa.Text(), nullable=True),
         sa.Column("mark_text", sa.Text(), nullable=True),
         sa.Column("mark_text_folded", sa.Text(), nullable=True),
         sa.Column("filing_date", sa.Date(), nullable=True),
@@ -50,10 +49,23 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_records_office_ip_type_status"), "records", ["office", "ip_type", "status"]
     )
-    op.create_index(op.f("ix_records_status"), "records", ["status"])
+    op.create_index(op.f("ix_records_status_record_key"), "records", ["status", "record_key"])
     op.create_index(op.f("ix_records_filing_date"), "records", ["filing_date"])
     op.create_index(op.f("ix_records_registration_date"), "records", ["registration_date"])
     op.create_index(op.f("ix_records_updated_block"), "records", ["updated_block"])
+
+    op.create_table(
+        "record_data",
+        sa.Column("record_key", sa.String(length=64), nullable=False),
+        sa.Column("data", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["record_key"],
+            ["records.record_key"],
+            name=op.f("fk_record_data_record_key_records"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("record_key", name=op.f("pk_record_data")),
+    )
 
     for table, column, column_type in (
         ("record_nice_classes", "nice_class", sa.Integer()),
@@ -114,6 +126,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("events")
     op.drop_table("record_locarno_classes")
+    op.drop_table("record_data")
     op.drop_table("record_nice_classes")
     op.drop_table("records")
     op.drop_table("indexer_checkpoints")
