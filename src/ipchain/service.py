@@ -356,19 +356,21 @@ def load_demo_data(
         for office, documents in by_office.items()
         for start in range(0, len(documents), DEMO_BATCH_EVENTS)
     ]
-    already_loaded = any(
+    accepted = [
         service.submissions.find(office, _demo_key(office, number)) is not None
         for office, number, _ in batches
-    )
-    if not already_loaded and service.queries.office_stats():
+    ]
+    if not any(accepted) and service.queries.office_stats():
         return 0  # a node with its own data: leave it alone
     total = len(events)
-    for office, number, documents in batches:
-        service.submissions.submit(office, documents, _demo_key(office, number))
-    service.wait_until_idle(
-        timeout,
-        progress=None if progress is None else (lambda backlog: progress(total - backlog, total)),
-    )
+    watch = None if progress is None else (lambda backlog: progress(total - backlog, total))
+    if all(accepted):  # loaded before; at most the anchoring of the last events was cut short
+        service.wait_until_idle(timeout, progress=watch)
+        return 0
+    for (office, number, documents), done in zip(batches, accepted, strict=True):
+        if not done:
+            service.submissions.submit(office, documents, _demo_key(office, number))
+    service.wait_until_idle(timeout, progress=watch)
     return total
 
 
@@ -389,6 +391,7 @@ def run_server(settings: Settings, *, demo: bool, host: str, port: int) -> None:
 
     console = Console()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     service = NodeService(settings).start()
     try:
         if demo:
