@@ -205,3 +205,27 @@ def test_reader_batches_block_reads_and_caches_them(anchored: AnchoredRecord) ->
         assert reader.fetch([BlockHash(number) for number in numbers]) == first
     finally:
         reader.close()
+
+
+def test_heads_read_from_storage_match_head_of(consortium: Consortium) -> None:
+    """The in-process shortcut for headOf (two storage reads) answers exactly as the contract."""
+    from ipchain._internal.verify_chain import decode_head_of, head_of_call
+    from ipchain.encoding import record_id
+
+    backend, deployment = consortium.backend, consortium.deployment
+    key = "AU/TM/2024000007"
+    documents = [register_document(key, code, day) for day, code in enumerate(["A10", "Q10"], 1)]
+    consortium.ledger.anchor(consortium.signers["AU"], [to_anchor(d) for d in documents])
+    reader = ChainReader(
+        backend, deployment.address("OfficeRegistry"), deployment.address("RegisterLedger")
+    )
+    if isinstance(backend, RpcChain):  # the same reads over JSON-RPC (eth_getStorageAt)
+        reader._read_storage = lambda address, slot: int(
+            backend.request("eth_getStorageAt", [address, hex(slot), "latest"]), 16
+        )
+    assert reader._read_storage is not None
+    for record in (key, "AU/TM/0000000"):
+        call = head_of_call(deployment.address("RegisterLedger"), record_id(record))
+        from_storage = reader._head_from_storage(record_id(record))
+        assert decode_head_of(from_storage) == decode_head_of(backend.call(call.to, call.data))
+    assert decode_head_of(reader._head_from_storage(record_id(key)))[1] == 2
