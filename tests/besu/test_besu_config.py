@@ -1,0 +1,448 @@
+"""The Besu QBFT network configuration: what Besu will read at start, and the allowlists that
+follow OfficeRegistry.
+
+Besu itself does not run here; the formats are checked against Besu's documented examples
+(QBFT extraData) and the reference implementations at hand (py-evm, anvil).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import stat
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import rlp
+from eth_keys.datatypes import PrivateKey
+from eth_utils import keccak
+
+from ipchain import besu
+from ipchain.besu import (
+    Allowlists,
+    OfficeNodeSpec,
+    allowlists_from_registry,
+    decode_qbft_extra_data,
+    encode_qbft_extra_data,
+    fund_accounts,
+    generate_network,
+    generate_node_key,
+    genesis_document,
+    load_network_spec,
+    render_permissions,
+    validator_address,
+)
+from ipchain.chain.anvil import AnvilNode
+from ipchain.chain.rpc import RpcChain
+from ipchain.contracts import Deployment
+from ipchain.errors import InvalidInputError
+from ipchain.governance import Governance
+from tests.conftest import Consortium, deploy_test_consortium, new_key
+
+NODE_CONFIG = Path(__file__).resolve().parents[2] / "node_config" / "besu"
+ENODE = re.compile(r"enode://[0-9a-f]{128}@(\[[0-9a-f:]+\]|[A-Za-z0-9.-]+):\d{1,5}")
+
+
+def office_spec(code: str, folder: Path, port: int, host: str = "127.0.0.1") -> OfficeNodeSpec:
+    return OfficeNodeSpec(
+        code=code,
+        host=host,
+        p2p_port=30303 + port,
+        rpc_port=8545 + port,
+        admin_address=new_key().address,
+        signer_addresses=(new_key().address, new_key().address),
+        node_public_key=generate_node_key(folder / code),
+        name=f"Office {code}",
+    )
+
+
+@pytest.fixture
+def network(tmp_path: Path) -> tuple[list[OfficeNodeSpec], dict[str, Path]]:
+    offices = [
+        office_spec(code, tmp_path, number) for number, code in enumerate(("EM", "AU", "RU", "WO"))
+    ]
+    return offices, generate_network(offices, besu.CONSORTIUM_CHAIN_ID, tmp_path)
+
+
+# ------------------------------------------------------------------------------------ genesis
+
+
+def test_genesis_is_qbft_prague_with_free_gas(
+    network: tuple[list[OfficeNodeSpec], dict[str, Path]],
+):
+    _offices, folders = network
+    genesis = json.loads((folders["EM"] / "genesis.json").read_text())
+    config = genesis["config"]
+    assert config["chainId"] == besu.CONSORTIUM_CHAIN_ID
+    assert besu.CONSORTIUM_CHAIN_ID not in (1, 1337, 31337, 31415926)  # mainnet, dev chains
+    assert config["qbft"] == {
+        "blockperiodseconds": 2,
+        "epochlength": 30000,
+        "requesttimeoutseconds": 4,
+    }
+    # The contracts are compiled for Prague: every fork up to it is active from genesis.
+    assert config["londonBlock"] == config["shanghaiTime"] == config["pragueTime"] == 0
+    assert config["zeroBaseFee"] is True
+    assert genesis["mixHash"] == besu.ISTANBUL_MIX_HASH and genesis["difficulty"] == "0x1"
+    assert int(genesis["gasLimit"], 16) == 1_000_000_000
+    # Every office starts from byte-identical genesis files.
+    texts = {(folder / "genesis.json").read_bytes() for folder in folders.values()}
+    assert len(texts) == 1
+
+
+def test_extra_data_names_the_offices_nodes_as_validators(
+    network: tuple[list[OfficeNodeSpec], dict[str, Path]],
+):
+    offices, folders = network
+    genesis = json.loads((folders["AU"] / "genesis.json").read_text())
+    validators = decode_qbft_extra_data(bytes.fromhex(genesis["extraData"][2:]))
+    expected = {validator_address(office.node_public_key) for office in offices}
+    assert set(validators) == expected and len(validators) == 4
+    assert validators == sorted(validators, key=lambda address: int(address, 16))
+    # Besu reads the node key file at start: its address must be the validator's.
+    key = PrivateKey(bytes.fromhex((folders["RU"] / "key").read_text()[2:]))
+    assert key.public_key.to_checksum_address() in validators
+
+
+def test_extra_data_encoding_matches_besus_documented_example():
+    # From Besu's QBFT docs ("Generate extra data"): besu rlp encode --type=QBFT_EXTRA_DATA.
+    validators = [
+        "0x4592c8e45706cc08b8f44b11e43cba0cfc5892cb",
+        "0x06e23768a0f59cf365e18c2e0c89e151bcdedc70",
+        "0xc5327f96ee02d7bcbc1bf1236b8c15148971e1de",
+        "0xab5e7f4061c605820d3744227eed91ff8e2c8908",
+    ]
+    documented = (
+        "f87aa00000000000000000000000000000000000000000000000000000000000000000f854944592c8e4"
+        "5706cc08b8f44b11e43cba0cfc5892cb9406e23768a0f59cf365e18c2e0c89e151bcdedc7094c5327f96"
+        "ee02d7bcbc1bf1236b8c15148971e1de94ab5e7f4061c605820d3744227eed91ff8e2c8908c080c0"
+    )
+    assert encode_qbft_extra_data(validators).hex() == documented
+    decoded = decode_qbft_extra_data(bytes.fromhex(documented))
+    assert [address.lower() for address in decoded] == validators
+
+
+def test_extra_data_that_is_not_a_qbft_genesis_is_refused():
+    with pytest.raises(InvalidInputError):
+        decode_qbft_extra_data(b"ipchain-embedded")
+    sealed = rlp.encode([b"\0" * 32, [b"\1" * 20], [], 0, [b"\2" * 65]])
+    with pytest.raises(InvalidInputError):
+        decode_qbft_extra_data(sealed)
+
+
+def test_alloc_funds_every_office_account_and_predeploys_prague_system_contracts(
+    network: tuple[list[OfficeNodeSpec], dict[str, Path]],
+):
+    offices, folders = network
+    alloc = json.loads((folders["WO"] / "genesis.json").read_text())["alloc"]
+    for office in offices:
+        for account in office.accounts:
+            assert int(alloc[account.lower()]["balance"], 16) >= 10**21
+    # Without code at these addresses a Prague block's system calls fail and Besu halts.
+    for address in besu.SYSTEM_CONTRACTS:
+        assert alloc[address]["code"].startswith("0x3373fffffffffffffffffffffffffffffffffffffffe")
+    assert len(alloc) == len(besu.SYSTEM_CONTRACTS) + sum(len(o.accounts) for o in offices)
+
+
+def test_system_contract_code_is_the_one_other_clients_run():
+    from eth.vm.forks.cancun.constants import BEACON_ROOTS_ADDRESS, BEACON_ROOTS_CONTRACT_CODE
+    from eth.vm.forks.prague.constants import (
+        HISTORY_STORAGE_ADDRESS,
+        HISTORY_STORAGE_CONTRACT_CODE,
+    )
+
+    codes = {bytes.fromhex(a[2:]): bytes.fromhex(c) for a, c in besu.SYSTEM_CONTRACTS.items()}
+    assert codes[BEACON_ROOTS_ADDRESS] == BEACON_ROOTS_CONTRACT_CODE
+    assert codes[HISTORY_STORAGE_ADDRESS] == HISTORY_STORAGE_CONTRACT_CODE
+    # EIP-7002 / EIP-7251: the size their deployment transactions copy out (0x1f8, 0x19e).
+    assert len(codes[bytes.fromhex("00000961ef480eb55e80d19ad83579a64c007002")]) == 0x1F8
+    assert len(codes[bytes.fromhex("0000bbddc7ce488642fb579f8b00f3a590007251")]) == 0x19E
+
+
+def test_offices_admitted_later_do_not_change_the_genesis(tmp_path: Path):
+    founders = [office_spec(code, tmp_path, n) for n, code in enumerate(("EM", "AU", "RU"))]
+    newcomer = office_spec("MT", tmp_path, 3)
+    late = OfficeNodeSpec(**{**newcomer.__dict__, "founding": False})
+    assert genesis_document([*founders, late]) == genesis_document(founders)
+    folders = generate_network([*founders, late], besu.CONSORTIUM_CHAIN_ID, tmp_path / "out")
+    assert (folders["MT"] / "genesis.json").read_bytes() == (
+        folders["EM"] / "genesis.json"
+    ).read_bytes()
+    assert late.enode in json.loads((folders["EM"] / "static-nodes.json").read_text())
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("code", "em"),
+        ("host", 'evil"\nrpc-http-host="0.0.0.0'),
+        ("p2p_port", 70000),
+        ("admin_address", "0x1234"),
+        ("node_public_key", "04" * 64),
+    ],
+)
+def test_bad_office_specs_are_refused(tmp_path: Path, field: str, value: object):
+    spec = office_spec("EM", tmp_path, 0)
+    with pytest.raises(InvalidInputError):
+        generate_network(
+            [OfficeNodeSpec(**{**spec.__dict__, field: value})], 1234, tmp_path / "out"
+        )
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_same_node_key_twice_is_refused(tmp_path: Path):
+    first = office_spec("EM", tmp_path, 0)
+    second = OfficeNodeSpec(
+        **{**office_spec("AU", tmp_path, 1).__dict__, "node_public_key": first.node_public_key}
+    )
+    with pytest.raises(InvalidInputError, match="node public key"):
+        genesis_document([first, second])
+
+
+# ------------------------------------------------------------------------ node files and keys
+
+
+def test_node_key_is_private_and_kept(tmp_path: Path):
+    public_key = generate_node_key(tmp_path / "node")
+    key_file = tmp_path / "node" / "key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    text = key_file.read_text()
+    assert re.fullmatch(r"0x[0-9a-f]{64}", text)
+    assert PrivateKey(bytes.fromhex(text[2:])).public_key.to_bytes().hex() == public_key
+    # Asking again never replaces the key (the validator address would change).
+    assert generate_node_key(tmp_path / "node") == public_key
+    assert key_file.read_text() == text
+
+
+def test_static_nodes_name_every_other_office(
+    network: tuple[list[OfficeNodeSpec], dict[str, Path]],
+):
+    offices, folders = network
+    for office in offices:
+        peers = json.loads((folders[office.code] / "static-nodes.json").read_text())
+        assert all(ENODE.fullmatch(peer) for peer in peers)
+        assert set(peers) == {other.enode for other in offices if other is not office}
+
+
+def test_config_points_besu_at_the_generated_files(
+    network: tuple[list[OfficeNodeSpec], dict[str, Path]],
+):
+    offices, folders = network
+    for office in offices:
+        config = tomllib.loads((folders[office.code] / "config.toml").read_text())
+        for option in ("genesis-file", "static-nodes-file", "permissions-nodes-config-file"):
+            assert (folders[office.code] / config[option]).exists()
+        assert config["node-private-key-file"] == "key"
+        assert config["permissions-accounts-config-file-enabled"] is True
+        assert config["permissions-nodes-config-file-enabled"] is True
+        assert config["p2p-host"] == office.host and config["p2p-port"] == office.p2p_port
+        assert config["rpc-http-port"] == office.rpc_port
+        assert config["rpc-http-host"] == "127.0.0.1"  # the JSON-RPC never faces the network
+        assert config["min-gas-price"] == 0
+        assert config["data-storage-format"] == "FOREST"  # past-block calls for auditors
+
+
+def test_dns_hosts_enable_besus_dns_support(tmp_path: Path):
+    spec = office_spec("WO", tmp_path, 0, host="besu.wipo.example")
+    (folder,) = generate_network([spec], 1234, tmp_path / "out").values()
+    config = tomllib.loads((folder / "config.toml").read_text())
+    assert config["Xdns-enabled"] is True and "p2p-host" not in config
+    assert spec.enode.endswith("@besu.wipo.example:30303")
+
+
+def test_permissions_file_lists_every_founding_account_and_node(
+    network: tuple[list[OfficeNodeSpec], dict[str, Path]],
+):
+    offices, folders = network
+    permissions = tomllib.loads((folders["EM"] / "permissions_config.toml").read_text())
+    accounts = {a.lower() for office in offices for a in office.accounts}
+    assert set(permissions["accounts-allowlist"]) == accounts
+    assert permissions["nodes-allowlist"] == [office.enode for office in offices]
+
+
+# ------------------------------------------------------------------ committed files in the repo
+
+
+def test_committed_templates_match_the_generator():
+    assert (NODE_CONFIG / "config.template.toml").read_text() == besu.CONFIG_TEMPLATE
+    chain_id, offices = load_network_spec(NODE_CONFIG / "network.example.json")
+    generated = genesis_document(offices, chain_id)
+    template = json.loads((NODE_CONFIG / "genesis.template.json").read_text())
+    office_accounts = {a.lower() for office in offices for a in office.accounts}
+    placeholder = next(key for key in template["alloc"] if key.startswith("GENERATED"))
+    assert template["alloc"].pop(placeholder) == {"balance": hex(besu.ACCOUNT_BALANCE_WEI)}
+    for account in office_accounts:
+        generated["alloc"].pop(account)
+    assert template["extraData"].startswith("GENERATED")
+    template["extraData"] = generated["extraData"]
+    assert template == generated
+
+
+def test_example_network_holds_only_public_dev_keys():
+    # Every key in the committed example derives from a published phrase: nobody can slip a
+    # real office's key into the repository unnoticed.
+    _chain_id, offices = load_network_spec(NODE_CONFIG / "network.example.json")
+
+    def dev(label: str) -> PrivateKey:
+        return PrivateKey(keccak(text=f"ipchain besu example {label} - public, never use"))
+
+    for office in offices:
+        assert office.node_public_key == dev(f"{office.code} node").public_key.to_bytes().hex()
+        assert office.admin_address == dev(f"{office.code} admin").public_key.to_checksum_address()
+        (signer,) = office.signer_addresses
+        assert signer == dev(f"{office.code} signer").public_key.to_checksum_address()
+    assert not list(NODE_CONFIG.rglob("key"))
+
+
+# ------------------------------------------------------------ allowlists from the OfficeRegistry
+
+
+@pytest.fixture
+def anvil_consortium(anvil: AnvilNode) -> Iterator[Consortium]:
+    backend = RpcChain.connect(anvil.url)
+    try:
+        yield deploy_test_consortium(backend)
+    finally:
+        backend.close()
+
+
+def specs_for(consortium: Consortium, folder: Path) -> list[OfficeNodeSpec]:
+    return [
+        OfficeNodeSpec(
+            code=code,
+            host=f"10.0.0.{number + 1}",
+            p2p_port=30303,
+            rpc_port=8545,
+            admin_address=consortium.admins[code].address,
+            signer_addresses=(consortium.signers[code].address,),
+            node_public_key=generate_node_key(folder / code),
+        )
+        for number, code in enumerate(consortium.admins)
+    ]
+
+
+@pytest.mark.anvil
+def test_allowlists_follow_the_registry(anvil_consortium: Consortium, tmp_path: Path):
+    consortium = anvil_consortium
+    specs = specs_for(consortium, tmp_path)
+    newcomer = office_spec("MT", tmp_path, 9)  # in the spec, not (yet) admitted
+    allowlists = allowlists_from_registry(
+        consortium.backend, consortium.deployment, [*specs, newcomer]
+    )
+    expected = {key.address for key in (*consortium.admins.values(), *consortium.signers.values())}
+    assert set(allowlists.accounts) == expected and len(allowlists.accounts) == 6
+    assert allowlists.nodes == tuple(spec.enode for spec in specs)
+
+    # The consortium suspends AU: its accounts and its node drop out of the allowlists.
+    governance = Governance(consortium.backend, consortium.deployment)
+    proposal = governance.propose_suspend_office(consortium.admins["EM"], "AU")
+    assert governance.vote(consortium.admins["RU"], proposal)
+    after = allowlists_from_registry(consortium.backend, consortium.deployment, specs)
+    gone = {consortium.admins["AU"].address, consortium.signers["AU"].address}
+    assert set(after.accounts) == expected - gone
+    assert after.nodes == tuple(spec.enode for spec in specs if spec.code != "AU")
+
+    path = tmp_path / "permissions_config.toml"
+    besu.write_permissions(path, after)
+    written = tomllib.loads(path.read_text())
+    assert written["accounts-allowlist"] == [a.lower() for a in after.accounts]
+    assert written["nodes-allowlist"] == list(after.nodes)
+
+
+@pytest.mark.anvil
+def test_a_newcomer_gets_gas_money_once(anvil_consortium: Consortium):
+    backend = anvil_consortium.backend
+    newcomers = [new_key().address, new_key().address]
+    funder = anvil_consortium.admins["EM"]
+    assert fund_accounts(backend, funder, newcomers, 10**18) == newcomers
+    assert all(backend.get_balance(address) == 10**18 for address in newcomers)
+    assert fund_accounts(backend, funder, newcomers, 10**18) == []
+
+
+def test_empty_allowlists_render_as_valid_toml():
+    text = render_permissions(Allowlists(accounts=(), nodes=()))
+    assert tomllib.loads(text) == {"accounts-allowlist": [], "nodes-allowlist": []}
+
+
+@pytest.mark.anvil
+def test_command_line_founds_a_network_and_follows_it(
+    anvil: AnvilNode, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+):
+    """The across-machines steps of docs/deployment.md, each office in its own data dir."""
+    monkeypatch.setenv("IPCHAIN_KEYSTORE_PASSWORD", "correct horse battery staple")
+
+    def run(*arguments: str) -> dict[str, object]:
+        assert besu.main([str(argument) for argument in arguments]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    offices = []
+    for number, code in enumerate(("EM", "AU", "RU")):
+        node = run("node-key", tmp_path / "besu" / code)
+        accounts = run("office-keys", code, "--data-dir", tmp_path / code)
+        offices.append(
+            {
+                **accounts,
+                "name": f"Office {code}",
+                "host": "127.0.0.1",
+                "p2p_port": 30303 + number,
+                "rpc_port": 8545 + number,
+                "node_public_key": node["node_public_key"],
+            }
+        )
+    spec = tmp_path / "network.json"
+    spec.write_text(json.dumps({"chain_id": anvil.chain_id, "offices": offices}))
+    folders = run("generate", spec, "--out", tmp_path / "besu")
+    assert set(folders) == {"EM", "AU", "RU"}
+    assert (tmp_path / "besu" / "EM" / "key").exists()  # generating left the key alone
+
+    # On anvil the genesis alloc does not apply: give EM's admin gas money the dev way.
+    backend = RpcChain.connect(anvil.url)
+    backend.request("anvil_setBalance", [offices[0]["admin_address"], hex(10**24)])
+    deployment = run(
+        "deploy", spec, "--deployer", "EM-admin", "--data-dir", tmp_path / "EM", "--rpc", anvil.url
+    )
+    registry = Governance(backend, Deployment.from_json(deployment))
+    assert [office.code for office in registry.offices()] == ["EM", "AU", "RU"]
+    # A second deployment would found a second consortium: refused.
+    assert (
+        besu.main(
+            [
+                "deploy",
+                str(spec),
+                "--deployer",
+                "EM-admin",
+                "--data-dir",
+                str(tmp_path / "EM"),
+                "--rpc",
+                anvil.url,
+            ]
+        )
+        == 2
+    )
+    capsys.readouterr()
+
+    out = tmp_path / "besu" / "EM" / "permissions_config.toml"
+    listed = run(
+        "allowlists", spec, "--out", out, "--data-dir", tmp_path / "EM", "--rpc", anvil.url
+    )
+    accounts = {a for o in offices for a in (o["admin_address"], *o["signer_addresses"])}
+    assert set(listed["accounts"]) == accounts
+    assert tomllib.loads(out.read_text())["nodes-allowlist"] == listed["nodes"]
+
+    newcomer = new_key().address
+    funded = run(
+        "fund",
+        newcomer,
+        "--funder",
+        "EM-admin",
+        "--ether",
+        5,
+        "--data-dir",
+        tmp_path / "EM",
+        "--rpc",
+        anvil.url,
+    )
+    assert funded == {"funded": [newcomer]} and backend.get_balance(newcomer) == 5 * 10**18
+    backend.close()
