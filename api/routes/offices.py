@@ -19,6 +19,7 @@ from ipchain.errors import (
     NotFoundError,
     UnsupportedMediaTypeError,
 )
+from ipchain.submissions import SubmissionView
 
 router = APIRouter(tags=["offices"])
 
@@ -154,10 +155,13 @@ async def submit_events(
         raise UnsupportedMediaTypeError(
             f"the body must be application/json, not {media_type or 'untyped'}", field="body"
         )
-    documents, batch = _documents(await request.body())
-    view = await run_in_threadpool(
-        service.submissions.submit, office, documents, idempotency_key, batch=batch
-    )
+    content = await request.body()
+
+    def accept() -> SubmissionView:  # parsing and validation are CPU work: off the event loop
+        documents, batch = _documents(content)
+        return service.submissions.submit(office, documents, idempotency_key, batch=batch)
+
+    view = await run_in_threadpool(accept)
     location = f"{base}/submissions/{view.id}"
     response.headers["Location"] = location
     if view.replayed:
