@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from eth_utils import to_checksum_address
 
-from ipchain.bundle import BundleReport, dump_bundle, load_bundle, verify_bundle
+from ipchain.bundle import BundleReport, BundleVerifier, dump_bundle, load_bundle, verify_bundle
 from ipchain.chain.rpc import RpcChain
 from ipchain.encoding import canonical_bytes
 from ipchain.errors import BundleFormatError, ChainMismatchError
@@ -316,3 +316,18 @@ def test_a_document_with_a_lone_surrogate_is_refused(anchored: AnchoredRecord) -
     assert b"\\ud800" in text
     with pytest.raises(BundleFormatError):
         load_bundle(text)
+
+
+def test_many_bundles_stream_in_batches_in_order(anchored: AnchoredRecord) -> None:
+    bad = anchored.fresh_bundle()
+    bad["entries"][0]["log_index"] += 1
+    bundles = [load_bundle(dump_bundle(b)) for b in (anchored.bundle, bad, anchored.bundle)]
+    backend = RpcChain.connect(anchored.url)
+    verifier = BundleVerifier(backend)
+    try:
+        streamed = list(verifier.verify_stream(iter(bundles * 3), batch_size=2))
+        assert [report.ok for report in streamed] == [True, False, True] * 3
+        assert [r.ok for r in verifier.verify_many(bundles)] == [True, False, True]
+    finally:
+        verifier.close()
+        backend.close()
