@@ -19,8 +19,10 @@ Not a test: it prints tables of figures for the notes and docs.
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import json
+import multiprocessing
 import random
 import statistics
 import tempfile
@@ -228,8 +230,10 @@ def fill(url: str, count: int, console: Console) -> tuple[list[str], float]:
         for chunk, created in synthetic_entries(count):
             times = {entry.block_number: 1_700_000_000 + entry.block_number for entry in chunk}
             started = time.perf_counter()
+            gc.disable()  # as the indexer does around each range
             with sessions() as session, session.begin():
                 store_entries(session, chunk, times)
+            gc.enable()
             writing += time.perf_counter() - started
             keys.extend(created)
             written += len(chunk)
@@ -270,9 +274,13 @@ def hammer(
     return flat, len(flat) / elapsed
 
 
-def query_latencies(url: str, keys: list[str], clients: int, per_client: int, table: Table) -> None:
-    queries = RegisterQueries(session_factory(make_engine(url, pool_size=clients)))
+# Set before worker processes fork, so they inherit it instead of receiving a copy.
+_SHARED: dict[str, object] = {}
 
+
+def _query(
+    kind: str, queries: RegisterQueries, keys: list[str]
+) -> Callable[[random.Random], object]:
     def history(rng: random.Random) -> object:
         return queries.record_events(keys[rng.randrange(len(keys))])
 
@@ -287,15 +295,42 @@ def query_latencies(url: str, keys: list[str], clients: int, per_client: int, ta
         )
         return queries.search_records(criteria, limit=20)
 
-    for name, query, count in (
-        ("record history", history, per_client),
-        ("filtered search", search, max(per_client // 10, 5)),
+    return history if kind == "history" else search
+
+
+def _run_in_process(arguments: tuple[str, int, int]) -> tuple[list[float], float]:
+    """One worker process: ``threads`` clients on its own engine (like one API worker)."""
+    kind, threads, per_client = arguments
+    url, keys = str(_SHARED["url"]), _SHARED["keys"]
+    assert isinstance(keys, list)
+    queries = RegisterQueries(session_factory(make_engine(url, pool_size=threads)))
+    samples, rate = hammer(threads, per_client, _query(kind, queries, keys))
+    return samples, len(samples) / rate
+
+
+def query_latencies(
+    url: str, keys: list[str], clients: int, processes: int, per_client: int, table: Table
+) -> None:
+    _SHARED.update(url=url, keys=keys)
+    for name, kind, count in (
+        ("record history", "history", per_client),
+        ("filtered search", "search", max(per_client // 10, 5)),
     ):
-        for concurrency in (1, clients):
-            samples, rate = hammer(concurrency, count if concurrency > 1 else count * 4, query)
+        layouts = [(1, 1), (1, clients)]
+        if processes > 1:
+            layouts.append((processes, clients // processes))
+        for process_count, threads in layouts:
+            runs = count * 4 if threads == 1 else count
+            if process_count == 1:
+                results = [_run_in_process((kind, threads, runs))]
+            else:
+                with multiprocessing.get_context("fork").Pool(process_count) as pool:
+                    results = pool.map(_run_in_process, [(kind, threads, runs)] * process_count)
+            samples = [value for run_samples, _ in results for value in run_samples]
+            rate = len(samples) / max(elapsed for _, elapsed in results)
             table.add_row(
                 name,
-                str(concurrency),
+                f"{process_count} × {threads}",
                 f"{statistics.median(samples):.2f}",
                 f"{percentile(samples, 0.95):.2f}",
                 f"{percentile(samples, 0.99):.2f}",
@@ -367,6 +402,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=64, help="concurrent query threads")
     parser.add_argument("--queries", type=int, default=200, help="history queries per client")
     parser.add_argument(
+        "--processes",
+        type=int,
+        default=2,
+        help="also run the clients split over this many processes (like API workers)",
+    )
+    parser.add_argument(
         "--chain-events", type=int, default=20_000, help="events for catch-up (0: skip)"
     )
     parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
@@ -384,10 +425,12 @@ def main() -> None:
         latency = Table(
             title=f"Query latency, {arguments.events:,} events ({make_engine(url).dialect.name})"
         )
-        for column in ("query", "clients", "p50 ms", "p95 ms", "p99 ms", "queries/s"):
+        for column in ("query", "processes × threads", "p50 ms", "p95 ms", "p99 ms", "queries/s"):
             latency.add_column(column, justify="right")
         with console.status("querying…"):
-            query_latencies(url, keys, arguments.clients, arguments.queries, latency)
+            query_latencies(
+                url, keys, arguments.clients, arguments.processes, arguments.queries, latency
+            )
         console.print(latency)
         if arguments.chain_events:
             reset(url)

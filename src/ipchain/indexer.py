@@ -21,6 +21,7 @@ writes rows also registers a rollback with :func:`register_rollback_handler`.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -265,6 +266,18 @@ class Indexer:
     # ------------------------------------------------------------------ ranges
 
     def _index_range(self, start: int, stop: int) -> int:
+        # A range makes tens of thousands of short-lived objects, none in reference cycles;
+        # the cyclic collector would otherwise run dozens of times over the whole heap for
+        # nothing (measured: a fifth to a third of the write time).
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._read_and_write_range(start, stop)
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    def _read_and_write_range(self, start: int, stop: int) -> int:
         # The checkpoint's block is read before the logs: if the chain reorganises in between,
         # the stored hash is the old one and the next step detects it.
         stop_block = self.backend.get_block(stop)
