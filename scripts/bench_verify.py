@@ -7,8 +7,8 @@ makes one proof bundle per record, then times verification from the bundle files
 * ``one by one, warm``  — one :class:`BundleVerifier` for all bundles (block data cached);
 * ``batched``           — ``BundleVerifier.verify_many`` over BATCH bundles at a time (one
   JSON-RPC batch round trip per batch), the path for auditing many records;
-* ``streamed``          — ``BundleVerifier.verify_stream``: the same, reading the next batch
-  from the node while checking the current one.
+* ``streamed``          — ``BundleVerifier.verify_stream``: the same over an iterator of
+  bundle files, parsing each batch as it goes.
 
 A proof is one bundle (a record's whole history); events/s counts the events those proofs
 cover. Results are printed, not asserted (DESIGN §7). Run::
