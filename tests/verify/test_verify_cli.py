@@ -164,3 +164,28 @@ def test_data_dir_pins_the_consortium_contracts(
     code, out, _ = run(capsys, write(tmp_path, anchored.bundle), anchored.url, node_dir)
     assert code == EXIT_FAILED
     assert "is not the consortium's" in out
+
+
+def test_verifies_against_a_node_embedded_chain(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --rpc, the embedded chain of --data-dir (closed by its node) is the chain."""
+    from ipchain.bundle import build_bundle
+    from ipchain.chain.embedded import EmbeddedChain
+    from tests.conftest import deploy_test_consortium
+    from tests.verify.conftest import RECORD_KEY, register_document, to_anchor
+
+    monkeypatch.delenv("IPCHAIN_RPC_URL", raising=False)
+    node_dir = tmp_path / "node"
+    with EmbeddedChain.open(node_dir / "chain") as chain:
+        consortium = deploy_test_consortium(chain)
+        documents = [
+            register_document(RECORD_KEY, "A10", 1),
+            register_document(RECORD_KEY, "Q10", 2),
+        ]
+        consortium.ledger.anchor(consortium.signers["EM"], [to_anchor(d) for d in documents])
+        bundle = build_bundle(chain, consortium.deployment, RECORD_KEY)
+    (node_dir / "deployment.json").write_text(json.dumps(consortium.deployment.to_json()))
+    code, out, err = run(capsys, write(tmp_path, bundle), None, node_dir)
+    assert (code, err) == (EXIT_VERIFIED, ""), out
+    assert "2 event(s) proven" in out
