@@ -73,6 +73,9 @@ class _Row:
     document_hash: bytes
     expected_seq: int
     attempts: int
+    sent_before: bytes | None
+    """Entry hash it was to have when it was last sent, if a node restart could not tell
+    whether that transaction made it."""
 
 
 @dataclass(slots=True)
@@ -98,6 +101,7 @@ class Submitter:
         batch_size: int = DEFAULT_BATCH_SIZE,
         max_rows: int = 2_000,
         receipt_timeout: float = 120.0,
+        reconcile_grace: float = 5.0,
     ) -> None:
         """``keys`` maps office codes to their signer keys (decrypted once, kept in memory)."""
         self.ledger = ledger
@@ -106,6 +110,7 @@ class Submitter:
         self.batch_size = batch_size
         self.max_rows = max_rows
         self.receipt_timeout = receipt_timeout
+        self.reconcile_grace = reconcile_grace
         # Heads of records this submitter anchored: (entry hash, seq). A stale one only makes
         # a transaction revert (the contract checks every link), after which the chain is asked.
         self._heads: OrderedDict[str, tuple[bytes, int]] = OrderedDict()
@@ -156,10 +161,18 @@ class Submitter:
         rows = self._take_pending()
         if not rows:
             return 0
+        outcome = _RoundOutcome()
         by_office: defaultdict[str, list[_Row]] = defaultdict(list)
         for row in rows:
+            if row.sent_before is not None:
+                # Released by reconcile() because the chain did not have it then; a late
+                # transaction may have brought it since. Never anchor an event twice.
+                entry = self._already_anchored(row.sent_before)
+                if entry is not None:
+                    outcome.anchored.append(_anchored_update(row.id, entry))
+                    outcome.touched_submissions.add(row.submission_id)
+                    continue
             by_office[row.office].append(row)
-        outcome = _RoundOutcome()
         batches: list[tuple[SignedBatch, list[_Row]]] = []
         for office, office_rows in by_office.items():
             key = self._keys.get(office)
@@ -194,6 +207,7 @@ class Submitter:
                     outbox.c.document_hash,
                     outbox.c.expected_seq,
                     outbox.c.attempts,
+                    outbox.c.expected_entry_hash,
                 )
                 .where(outbox.c.state == OutboxState.PENDING)
                 .order_by(outbox.c.id)
@@ -211,6 +225,7 @@ class Submitter:
                 document_hash=row.document_hash,
                 expected_seq=row.expected_seq,
                 attempts=row.attempts,
+                sent_before=row.expected_entry_hash,
             )
             for row in result
         ]
@@ -389,7 +404,7 @@ class Submitter:
                 session.execute(
                     update(outbox)
                     .where(outbox.c.id == bindparam("row_id"))
-                    .values(state=OutboxState.PENDING, expected_entry_hash=None),
+                    .values(state=OutboxState.PENDING),  # expected_entry_hash is kept
                     outcome.released,
                 )
             for submission_id, (code, message, where) in outcome.failed_submissions.items():
@@ -418,9 +433,10 @@ class Submitter:
         by_transaction: defaultdict[bytes, list[Any]] = defaultdict(list)
         for row in rows:
             by_transaction[row.transaction_hash].append(row)
+        receipts = self._receipts(list(by_transaction))
         outcome = _RoundOutcome()
         for transaction_hash, transaction_rows in by_transaction.items():
-            receipt = self.ledger.backend.get_receipt(transaction_hash)
+            receipt = receipts.get(transaction_hash)
             found: dict[bytes, AnchoredEntry] = {}
             if receipt is not None and receipt.status == 1:
                 found = {e.entry_hash: e for e in self.ledger.entries_from_receipt(receipt)}
@@ -443,6 +459,27 @@ class Submitter:
             len(outcome.released),
         )
         return len(rows)
+
+    def _receipts(self, transaction_hashes: Sequence[bytes]) -> dict[bytes, Receipt]:
+        """Receipts of the transactions that have one; a JSON-RPC node is given
+        ``reconcile_grace`` seconds to mine those it may still hold in its pool (the
+        embedded chain has no pool: what it has not mined, it never will)."""
+        from ipchain.chain.embedded import EmbeddedChain
+
+        backend = self.ledger.backend
+        grace = 0.0 if isinstance(backend, EmbeddedChain) else self.reconcile_grace
+        deadline = time.monotonic() + grace
+        receipts: dict[bytes, Receipt] = {}
+        missing = list(transaction_hashes)
+        while True:
+            for transaction_hash in missing:
+                receipt = backend.get_receipt(transaction_hash)
+                if receipt is not None:
+                    receipts[transaction_hash] = receipt
+            missing = [h for h in missing if h not in receipts]
+            if not missing or time.monotonic() >= deadline:
+                return receipts
+            time.sleep(0.2)
 
 
 # --- database helpers -----------------------------------------------------------------------

@@ -171,3 +171,70 @@ def test_indexer_resumes_from_its_checkpoint(
     total = sum(len(codes) for codes in EXPECTED.values())
     stats = third.client.get("/api/v1/offices/EM").json()["counts"]
     assert stats["events"] == total
+
+
+def test_entry_already_on_chain_is_taken_as_done(
+    start_node: Callable[..., RunningNode], embedded_dir: Path
+) -> None:
+    """An event anchored by someone else's transaction (here: the same entry sent outside the
+    submitter, as a lost-and-retried transaction would be) is refused by the contract as a
+    replay, and the submitter records it as anchored instead of failing or duplicating it."""
+    from ipchain.encoding import ZERO_HASH
+    from ipchain.ledger import EventToAnchor
+
+    node = start_node(embedded_dir, run_submitter=False)
+    auth = node.token("EM")
+    submission_id = submit(node, auth, histories()[0])
+    with node.service.session_factory() as session:
+        first = session.execute(
+            select(
+                outbox.c.record_key, outbox.c.event_code, outbox.c.document_hash, outbox.c.document
+            )
+            .where(outbox.c.submission_id == submission_id)
+            .order_by(outbox.c.position)
+        ).first()
+    assert first is not None
+    submitter = node.service.submitter
+    submitter.ledger.anchor(
+        submitter._keys["EM"],
+        [
+            EventToAnchor(
+                first.record_key, first.event_code, first.document_hash, first.document.encode()
+            )
+        ],
+        known_heads={first.record_key: (ZERO_HASH, 0)},
+    )
+    submitter.run_until_idle()
+    view = node.service.wait_for_submission("EM", submission_id)
+    assert view.status == "anchored"
+    for record_key in ("EM/TM/018200001", "EM/TM/018200002"):
+        assert len(submitter.ledger.record_entries(record_key)) == 1
+
+
+def test_transaction_mined_after_reconcile_is_not_sent_again(
+    start_node: Callable[..., RunningNode], embedded_dir: Path
+) -> None:
+    """Rows put back to pending because their transaction was not visible at restart (a
+    JSON-RPC node still holding it) are found anchored before they are sent again."""
+    first = start_node(embedded_dir, run_submitter=False)
+    auth = first.token("EM")
+    submitter = first.service.submitter
+    batches = histories()
+    ids = [submit(first, auth, batches[0])]
+    submitter.run_until_idle()  # the filings are anchored; later events build on them
+    ids += [submit(first, auth, documents) for documents in batches[1:]]
+
+    def crash(outcome: Any) -> None:
+        raise RuntimeError("killed")
+
+    submitter._write_outcome = crash  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        submitter.run_once()
+    with first.service.session_factory() as session:
+        # What reconcile() does when it cannot see the transaction yet.
+        session.execute(update(outbox).where(outbox.c.state == "sent").values(state="pending"))
+        session.commit()
+    first.service.stop()
+
+    second = start_node(embedded_dir)
+    assert_anchored_once(second, ids, EXPECTED)
