@@ -215,9 +215,10 @@ def decode_qbft_extra_data(extra_data: bytes) -> list[str]:
     """The validators in a genesis ``extraData`` (checksummed, in order)."""
     try:
         vanity, validators, vote, round_number, seals = rlp.decode(extra_data)
-    except (rlp.DecodingError, ValueError):
-        raise InvalidInputError("extraData is not QBFT extra data", field="extraData") from None
-    if len(vanity) != 32 or vote != [] or round_number != b"" or seals != []:
+        shaped = len(vanity) == 32 and all(len(v) == 20 for v in validators)
+    except (rlp.DecodingError, ValueError, TypeError):
+        shaped = False
+    if not shaped or vote != [] or round_number != b"" or seals != []:
         raise InvalidInputError("extraData is not a QBFT genesis", field="extraData")
     return [to_checksum_address(v) for v in validators]
 

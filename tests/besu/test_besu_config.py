@@ -128,8 +128,10 @@ def test_extra_data_that_is_not_a_qbft_genesis_is_refused():
     with pytest.raises(InvalidInputError):
         decode_qbft_extra_data(b"ipchain-embedded")
     sealed = rlp.encode([b"\0" * 32, [b"\1" * 20], [], 0, [b"\2" * 65]])
-    with pytest.raises(InvalidInputError):
-        decode_qbft_extra_data(sealed)
+    short_address = rlp.encode([b"\0" * 32, [b"\1" * 19], [], 0, []])
+    for extra_data in (sealed, short_address):
+        with pytest.raises(InvalidInputError):
+            decode_qbft_extra_data(extra_data)
 
 
 def test_alloc_funds_every_office_account_and_predeploys_prague_system_contracts(
