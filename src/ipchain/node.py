@@ -162,9 +162,12 @@ def init_node(
         for code, _name in offices:
             names += [admin_key_name(code), signer_key_name(code)]
         existing = set(keystore.names())
-        for name in names:
-            if name not in existing:
-                keystore.create(name, password, Account.create().key)
+        # Keys are made only for a consortium this node deploys itself; a node joining an
+        # existing deployment (its deployment.json copied in) brings its own office's keys.
+        if not settings.deployment_file.exists():
+            for name in names:
+                if name not in existing:
+                    keystore.create(name, password, Account.create().key)
     except BaseException:
         backend.close()
         raise
