@@ -106,6 +106,18 @@ def verify(
     raise typer.Exit(run_verify(bundle, rpc_url, data_dir))
 
 
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def besu(context: typer.Context) -> None:
+    """Besu QBFT network set-up across machines (see docs/deployment.md): node-key,
+    office-keys, generate, deploy, allowlists, fund."""
+    from ipchain.besu import main as besu_main
+
+    raise typer.Exit(besu_main(context.args))
+
+
 @token_app.command("create")
 def token_create(
     office: Annotated[str, typer.Option(help="ST.3 code of the office the token acts for.")],
