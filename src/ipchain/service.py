@@ -110,9 +110,9 @@ class NodeService:
             return self
         url = self.settings.resolved_database_url()
         upgrade(url)
+        self.node = Node.open(self.settings)
         self.engine = make_engine(url)
         self.session_factory = session_factory(self.engine)
-        self.node = Node.open(self.settings)
         try:
             keys = self._load_signer_keys()
             self.queries = RegisterQueries(self.session_factory)
