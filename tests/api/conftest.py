@@ -50,7 +50,7 @@ def signer_keys(node_template: Path) -> dict[str, OfficeKey]:
     return {code: keystore.load(signer_key_name(code), password) for code in OFFICE_CODES}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database(request: pytest.FixtureRequest) -> Iterator[Callable[[Path], str | None]]:
     """Makes index database URLs: SQLite in the node's directory (None: the default), or a
     fresh PostgreSQL schema per node, dropped afterwards."""

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -142,3 +145,61 @@ def test_submission_visible_to_its_office_only(node: RunningNode) -> None:
     assert other.json()["code"] == "not-found"
     anonymous = node.client.get(location)
     assert anonymous.status_code == 401
+
+
+def test_requests_are_batched_across(
+    start_node: Callable[..., RunningNode], embedded_dir: Path
+) -> None:
+    """Many small requests of three offices become one transaction per office."""
+    node = start_node(embedded_dir, run_submitter=False)
+    tokens = {office: node.token(office) for office in ("EM", "AU", "RU")}
+    numbers = {"EM": "018{:06d}", "AU": "15{:05d}", "RU": "20257{:06d}"}
+    ids: list[tuple[str, str]] = []
+    for request in range(12):
+        office = ("EM", "AU", "RU")[request % 3]
+        documents = [
+            event_document(f"{office}/TM/" + numbers[office].format(request * 10 + i))
+            for i in range(5)
+        ]
+        response = node.client.post(
+            f"/api/v1/offices/{office}/events", json={"events": documents}, headers=tokens[office]
+        )
+        assert response.status_code == 202
+        ids.append((office, response.json()["id"]))
+    node.service.submitter.run_until_idle()
+    transactions = set()
+    for office, submission_id in ids:
+        view = node.service.submissions.get(office, submission_id)
+        assert view.status == "anchored"
+        transactions |= {entry.transaction_hash for entry in view.entries}
+    assert len(transactions) == 3
+
+
+def test_concurrent_requests(node: RunningNode) -> None:
+    """Clients posting at once, some extending records others filed: every event anchored
+    once, in a valid order."""
+    auth = node.token("EM")
+    errors: list[str] = []
+
+    def client(index: int) -> None:
+        key = f"EM/TM/0185{index:05d}"
+        for documents in (
+            [event_document(key)],
+            [event_document(key, "D10", "2025-02-01"), event_document(key, "Q10", "2025-03-01")],
+            [event_document(key, "F10", "2025-06-01")],
+        ):
+            response = node.client.post(EVENTS, json={"events": documents}, headers=auth)
+            if response.status_code != 202:
+                errors.append(response.text)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    node.service.wait_until_idle(60)
+    for index in range(8):
+        record = node.client.get(f"/api/v1/records/EM/TM/0185{index:05d}").json()
+        assert record["status"] == "registered"
+        assert record["event_count"] == 4
