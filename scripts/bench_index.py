@@ -36,7 +36,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import text
 
-from ipchain.db.base import make_engine, session_factory, upgrade
+from ipchain.db.base import make_engine, refresh_statistics, session_factory, upgrade
 from ipchain.db.register_index import store_entries
 from ipchain.encoding import ZERO_HASH, canonical_bytes, entry_hash, event_code_bytes8, record_id
 from ipchain.ledger import AnchoredEntry
@@ -238,6 +238,8 @@ def fill(url: str, count: int, console: Console) -> tuple[list[str], float]:
             keys.extend(created)
             written += len(chunk)
             status.update(f"filling… {written:,} events")
+    with sessions() as session, session.begin():
+        refresh_statistics(session.connection())  # as the indexer does after a catch-up
     return keys, written / writing
 
 

@@ -404,13 +404,21 @@ class RegisterQueries:
 
     def _conditions(self, filter: RecordFilter) -> list[ColumnElement[bool]]:
         conditions: list[ColumnElement[bool]] = []
-        for column, value in (
-            (records.c.office, filter.office),
-            (records.c.ip_type, filter.ip_type),
-            (records.c.status, filter.status),
-        ):
-            if value is not None:
-                conditions.append(column == value)
+        if filter.office is not None:
+            # A record key starts with its office and type ("EM/TM/..."; the contract checks
+            # the shape), so these filters are key ranges: the database walks the primary key
+            # (or a status index ending in it) in order, counts from the index alone, and stops
+            # at the page's end instead of sorting every record of the office.
+            prefix = filter.office + "/"
+            if filter.ip_type is not None:
+                prefix += filter.ip_type + "/"
+            upper = prefix[:-1] + "0"  # "0" follows "/" in every collation
+            conditions.append(records.c.record_key >= prefix)
+            conditions.append(records.c.record_key < upper)
+        elif filter.ip_type is not None:
+            conditions.append(records.c.ip_type == filter.ip_type)
+        if filter.status is not None:
+            conditions.append(records.c.status == filter.status)
         # Class filters select record keys from the class tables' (class, record_key)
         # indexes, so the database can start from the few records of a class.
         if filter.nice_class is not None:

@@ -76,7 +76,8 @@ class Record(Base):
     """Block of the latest event."""
 
     __table_args__ = (
-        Index(None, "office", "ip_type", "status"),
+        # Office and type filters are record-key ranges (keys start "EM/TM/"), so the primary
+        # key serves them; with a status, this index does, in key order.
         Index(None, "status", "record_key"),
         Index(None, "filing_date"),
         Index(None, "registration_date"),

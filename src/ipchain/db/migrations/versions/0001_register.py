@@ -46,9 +46,6 @@ def upgrade() -> None:
         sa.Column("updated_block", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("record_key", name=op.f("pk_records")),
     )
-    op.create_index(
-        op.f("ix_records_office_ip_type_status"), "records", ["office", "ip_type", "status"]
-    )
     op.create_index(op.f("ix_records_status_record_key"), "records", ["status", "record_key"])
     op.create_index(op.f("ix_records_filing_date"), "records", ["filing_date"])
     op.create_index(op.f("ix_records_registration_date"), "records", ["registration_date"])
