@@ -12,6 +12,7 @@ import base64
 import binascii
 import datetime
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
@@ -240,6 +241,20 @@ def _date(value: datetime.date | str | None) -> datetime.date | None:
     return datetime.date.fromisoformat(value)
 
 
+_OFFICE = re.compile(r"[A-Z]{2}")
+_LOCARNO = re.compile(r"[0-9]{2}(-[0-9]{2})?")
+
+
+def _check_filter(filter: RecordFilter) -> None:
+    """Refuse criteria no record can have (they become key ranges and LIKE patterns)."""
+    if filter.office is not None and not _OFFICE.fullmatch(filter.office):
+        raise InvalidInputError("office must be two upper-case letters (WIPO ST.3)", field="office")
+    if filter.ip_type is not None and filter.ip_type not in ("TM", "DS"):
+        raise InvalidInputError("ip_type must be TM or DS", field="ip_type")
+    if filter.locarno_class is not None and not _LOCARNO.fullmatch(filter.locarno_class):
+        raise InvalidInputError("locarno_class must be CC or CC-SS", field="locarno_class")
+
+
 def _check_page(limit: int, offset: int) -> None:
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInputError(f"limit must be 1 to {MAX_LIMIT}", field="limit")
@@ -269,12 +284,14 @@ def _decode_cursor(cursor: str) -> tuple[int, int]:
 
 
 class RegisterQueries:
-    """Read-only queries over the index."""
+    """Read-only queries over the index; one instance serves every thread of a process."""
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self.session_factory = session_factory
         self._catalogue = event_catalog().codes
-        engine = session_factory.kw["bind"]
+        engine = session_factory.kw.get("bind")
+        if not isinstance(engine, Engine):
+            raise ValueError("RegisterQueries needs a sessionmaker bound to an engine")
         key: Any = bindparam("record_key")
         newest_first = (events.c.block_number.desc(), events.c.log_index.desc())
         before_cursor = tuple_(events.c.block_number, events.c.log_index) < tuple_(
@@ -403,6 +420,7 @@ class RegisterQueries:
     # ------------------------------------------------------------------ helpers
 
     def _conditions(self, filter: RecordFilter) -> list[ColumnElement[bool]]:
+        _check_filter(filter)
         conditions: list[ColumnElement[bool]] = []
         if filter.office is not None:
             # A record key starts with its office and type ("EM/TM/..."; the contract checks

@@ -151,6 +151,13 @@ def test_sorting_by_date_puts_undated_records_last(queries: RegisterQueries) -> 
     assert error.value.field == "sort"
     with pytest.raises(InvalidInputError):
         queries.search_records(RecordFilter(), limit=0)
+    for bad in (
+        RecordFilter(office="em"),
+        RecordFilter(ip_type="PT"),
+        RecordFilter(locarno_class="0%"),
+    ):
+        with pytest.raises(InvalidInputError):
+            queries.search_records(bad)
 
 
 def test_a_record_and_its_history(queries: RegisterQueries) -> None:
