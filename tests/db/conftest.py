@@ -32,7 +32,7 @@ from ipchain.types import RecordKey
 from tests.conftest import postgres_url
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database (not migrated)."""
     if request.param == "sqlite":

@@ -166,6 +166,7 @@ def test_plugged_in_handlers_see_other_contracts_logs(
     assert all(number >= consortium.deployment.block_number for _, number in seen)
 
 
+@pytest.mark.anvil
 @pytest.mark.parametrize("backend", ["anvil"], indirect=True)
 def test_a_reorg_replaces_the_dropped_events(
     consortium: Consortium, sessions: sessionmaker[Session]
@@ -197,6 +198,7 @@ def test_a_reorg_replaces_the_dropped_events(
     assert queries.indexed_block() == chain.block_number()
 
 
+@pytest.mark.anvil
 @pytest.mark.parametrize("backend", ["anvil"], indirect=True)
 def test_a_chain_shorter_than_the_checkpoint_is_a_reorg_too(
     consortium: Consortium, sessions: sessionmaker[Session]
