@@ -24,7 +24,7 @@ from api.problems import (
     BodySizeLimit,
     install_problem_handlers,
 )
-from api.routes import events, health, offices, records, submissions, workshop
+from api.routes import events, health, offices, records, submissions, verification, workshop
 from ipchain.errors import NotFoundError
 from ipchain.service import NodeService
 
@@ -57,6 +57,7 @@ def create_app(service: NodeService, *, max_body_bytes: int = MAX_BODY_BYTES) ->
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     for module in (offices, records, events, submissions, health):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(verification.router, prefix=API_PREFIX)
     app.include_router(workshop.router)
 
     @app.get(PROBLEMS_PATH, tags=["problems"], summary="Problem types")
