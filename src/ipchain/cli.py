@@ -99,11 +99,53 @@ def verify(
         str | None, typer.Option("--rpc", help="Any JSON-RPC node of the consortium chain.")
     ] = None,
     data_dir: DataDir = None,
+    as_of_head: Annotated[
+        bool,
+        typer.Option(
+            "--as-of-head",
+            help="Fail unless the bundle holds the record's whole history up to the chain's "
+            "head (by default, events anchored since it was made are only reported).",
+        ),
+    ] = False,
 ) -> None:
     """Verify a proof bundle against the chain alone (no API, no database)."""
     from ipchain._internal.verify_cli import run_verify
 
-    raise typer.Exit(run_verify(bundle, rpc_url, data_dir))
+    raise typer.Exit(run_verify(bundle, rpc_url, data_dir, require_head=as_of_head))
+
+
+@app.command()
+def audit(
+    data_dir: DataDir = None,
+    rpc_url: RpcUrl = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write the JSON report to this file.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the JSON report instead of the summary.")
+    ] = False,
+) -> None:
+    """Cross-check the node's whole index database against the chain: every stored event
+    re-hashed and compared field by field, every anchored event present, hash chains intact.
+    Exit 1 on any discrepancy."""
+    from ipchain._internal.audit_cli import run_audit
+
+    raise typer.Exit(run_audit(_settings(data_dir, rpc_url), report, as_json=as_json))
+
+
+@app.command()
+def bundle(
+    record_key: Annotated[str, typer.Argument(help="Record key, e.g. EM/TM/018123456.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the bundle here (default: stdout).")
+    ] = None,
+    data_dir: DataDir = None,
+    rpc_url: RpcUrl = None,
+) -> None:
+    """Build a record's proof bundle from the chain, for 'ipchain verify' anywhere."""
+    from ipchain._internal.bundle_cli import run_bundle
+
+    raise typer.Exit(run_bundle(_settings(data_dir, rpc_url), record_key, out))
 
 
 @app.command(

@@ -1,0 +1,187 @@
+"""A register anchored on anvil once per module, and a freshly indexed database per test.
+
+The chain is shared and only read by the tests (tests that anchor more events do so on records
+of their own); each test indexes it into an empty database of its own, SQLite or PostgreSQL,
+then tampers with that database directly in SQL.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.app import create_app
+from ipchain.chain.anvil import AnvilNode
+from ipchain.chain.rpc import RpcChain
+from ipchain.config import Settings
+from ipchain.db.base import make_engine, session_factory, upgrade
+from ipchain.indexer import Indexer
+from ipchain.ledger import EventToAnchor
+from ipchain.service import NodeService, ServiceOptions
+from tests.conftest import Consortium, deploy_test_consortium, postgres_url
+from tests.db.conftest import design_event, to_anchor, trademark_event
+
+DAY = datetime.date(2024, 3, 1)
+TRADEMARK = "EM/TM/018000001"
+"""Four events: A10, Q10 (with a national code), F10 (with an effective date), M10."""
+SECOND = "EM/TM/018000002"
+DESIGN = "AU/DS/202312345"
+HASH_ONLY = "RU/TM/2024700001"
+"""One event anchored by its hash alone (no document published)."""
+
+
+@dataclass
+class Register:
+    """The module's chain: a consortium on anvil with a few records anchored."""
+
+    node: AnvilNode
+    backend: RpcChain
+    consortium: Consortium
+
+    @property
+    def url(self) -> str:
+        return self.node.url
+
+
+def _anchor_register(consortium: Consortium) -> None:
+    em, au, ru = (consortium.signers[code] for code in ("EM", "AU", "RU"))
+    filing = trademark_event(TRADEMARK, "A10", DAY, mark="Acme", nice=(9, 42))
+    published = dataclasses.replace(
+        trademark_event(TRADEMARK, "Q10", DAY.replace(day=20)), national_code="PUB-1"
+    )
+    consortium.ledger.anchor(
+        em,
+        [
+            to_anchor(filing),
+            to_anchor(trademark_event(SECOND, "A10", DAY, mark="Zenith", nice=(25,))),
+            to_anchor(published),
+        ],
+    )
+    granted = dataclasses.replace(
+        trademark_event(
+            TRADEMARK,
+            "F10",
+            DAY.replace(month=6),
+            registration_date=DAY.replace(month=6),
+            expiry_date=DAY.replace(year=2034),
+        ),
+        effective_date=DAY.replace(month=7),
+    )
+    consortium.ledger.anchor(
+        em,
+        [
+            to_anchor(granted),
+            to_anchor(trademark_event(SECOND, "Q10", DAY.replace(day=21))),
+            to_anchor(trademark_event(TRADEMARK, "M10", DAY.replace(year=2025))),
+        ],
+    )
+    consortium.ledger.anchor(
+        au, [to_anchor(design_event(DESIGN, "A10", DAY, locarno=("06-01",), product="Chair"))]
+    )
+    consortium.ledger.anchor(ru, [EventToAnchor(HASH_ONLY, "A10", b"\x11" * 32)])
+
+
+@pytest.fixture(scope="module")
+def register(anvil_binary: Path) -> Iterator[Register]:
+    node = AnvilNode.start()
+    try:
+        backend = RpcChain.connect(node.url)
+        consortium = deploy_test_consortium(backend)
+        _anchor_register(consortium)
+        yield Register(node, backend, consortium)
+        backend.close()
+    finally:
+        node.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database URL (PostgreSQL cases get a schema of their own)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'index.db'}"
+        return
+    server = postgres_url()
+    if server is None:
+        pytest.skip("PostgreSQL cases need IPCHAIN_TEST_POSTGRES_URL (a server URL)")
+    schema = f"audit_{secrets.token_hex(6)}"
+    admin = create_engine(make_url(server).set(drivername="postgresql+psycopg"))
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    url = make_url(server).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@dataclass
+class IndexedNode:
+    """A node's data directory and index database, indexed from the module's chain."""
+
+    register: Register
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    def sql(self, statement: str, **parameters: Any) -> None:
+        """Change the database behind the node's back."""
+        with self.engine.begin() as connection:
+            connection.execute(text(statement), parameters)
+
+    def scalar(self, statement: str, **parameters: Any) -> Any:
+        with self.engine.connect() as connection:
+            return connection.execute(text(statement), parameters).scalar()
+
+    def index(self) -> int:
+        """Index what the chain has that the database lacks."""
+        deployment = self.register.consortium.deployment
+        return Indexer(self.register.backend, deployment, self.sessions).run_once()
+
+
+@pytest.fixture
+def indexed(register: Register, database_url: str, tmp_path: Path) -> Iterator[IndexedNode]:
+    data_dir = tmp_path / "node"
+    data_dir.mkdir()
+    deployment = register.consortium.deployment
+    (data_dir / "deployment.json").write_text(json.dumps(deployment.to_json()), "utf-8")
+    settings = Settings(data_dir=data_dir, rpc_url=register.url, database_url=database_url)
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    node = IndexedNode(register, settings, engine, session_factory(engine))
+    node.index()
+    try:
+        yield node
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def api(indexed: IndexedNode) -> Iterator[TestClient]:
+    """The node's HTTP API over its (possibly tampered) database; nothing runs behind it."""
+    service = NodeService(
+        indexed.settings,
+        ServiceOptions(run_submitter=False, run_indexer=False),
+        signer_keys={},
+    ).start()
+    try:
+        with TestClient(create_app(service)) as client:
+            yield client
+    finally:
+        service.stop()
+
+
+Tamper = Callable[[IndexedNode], None]
