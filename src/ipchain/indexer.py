@@ -81,20 +81,21 @@ RollbackHandler = Callable[[Session, int], None]
 
 
 class HandlerRegistry:
-    """Which contract events the indexer follows, and how rows are undone after a reorg."""
+    """Which contract events the indexer follows, and how rows are undone after a reorg.
+
+    In each block range, batch handlers run first, each once with all its event's logs; then
+    per-log handlers run log by log in chain order, across every followed event and contract
+    (so a ``SignerAdded`` reaches its handler before a later ``SignerRevoked``).
+    """
 
     def __init__(self) -> None:
+        self._each: dict[tuple[str, str], list[LogHandler]] = {}
         self._batch: dict[tuple[str, str], list[BatchHandler]] = {}
         self._rollbacks: list[RollbackHandler] = []
 
     def register(self, contract_name: str, event_name: str, handler: LogHandler) -> None:
         """Call ``handler(session, decoded_log, block)`` for each log of the event."""
-
-        def each(session: Session, logs: Sequence[IndexedLog]) -> None:
-            for log in logs:
-                handler(session, log.decode(), log.block)
-
-        self.register_batch(contract_name, event_name, each)
+        self._each.setdefault((contract_name, event_name), []).append(handler)
 
     def register_batch(self, contract_name: str, event_name: str, handler: BatchHandler) -> None:
         """Call ``handler(session, logs)`` once per block range with all the event's logs."""
@@ -107,11 +108,20 @@ class HandlerRegistry:
     @property
     def contract_names(self) -> set[str]:
         """Contracts with at least one handler."""
-        return {contract for contract, _ in self._batch}
+        return {contract for contract, _ in (*self._each, *self._batch)}
+
+    def follows(self, contract_name: str, event_name: str) -> bool:
+        """Whether any handler wants this event."""
+        key = (contract_name, event_name)
+        return key in self._each or key in self._batch
 
     def handlers(self, contract_name: str, event_name: str) -> list[BatchHandler]:
-        """Handlers of one event, in registration order."""
+        """Batch handlers of one event, in registration order."""
         return self._batch.get((contract_name, event_name), [])
+
+    def log_handlers(self, contract_name: str, event_name: str) -> list[LogHandler]:
+        """Per-log handlers of one event, in registration order."""
+        return self._each.get((contract_name, event_name), [])
 
     @property
     def rollbacks(self) -> list[RollbackHandler]:
@@ -211,7 +221,7 @@ class Indexer:
             topics = {
                 interface.event_topic(entry["name"]): entry["name"]
                 for entry in interface.abi
-                if entry["type"] == "event" and self.handlers.handlers(contract, entry["name"])
+                if entry["type"] == "event" and self.handlers.follows(contract, entry["name"])
             }
             self._contracts[deployment.address(contract)] = (contract, interface, topics)
 
@@ -287,6 +297,7 @@ class Indexer:
             else []
         )
         blocks = self._blocks_of(logs, stop_block)
+        followed: list[tuple[tuple[str, str], IndexedLog]] = []  # chain order
         grouped: dict[tuple[str, str], list[IndexedLog]] = {}
         for log in logs:
             contract = self._contracts.get(log.address)
@@ -296,19 +307,24 @@ class Indexer:
             if contract is None or event_name is None:
                 continue
             indexed_log = IndexedLog(log, blocks[log.block_number], contract[1])
+            followed.append(((contract[0], event_name), indexed_log))
             grouped.setdefault((contract[0], event_name), []).append(indexed_log)
-        count = 0
         with self.session_factory() as session, session.begin():
             session.connection(execution_options=IMMEDIATE)
             current = self._read_checkpoint(session, for_update=True)
             if current.block_number != start - 1:
                 raise _ChainMoved(f"checkpoint is at {current.block_number}, another indexer ran")
-            for (contract_name, event_name), contract_logs in grouped.items():
-                for handler in self.handlers.handlers(contract_name, event_name):
-                    handler(session, contract_logs)
-                count += len(contract_logs)
+            for (contract_name, event_name), event_logs in grouped.items():
+                for batch_handler in self.handlers.handlers(contract_name, event_name):
+                    batch_handler(session, event_logs)
+            for (contract_name, event_name), indexed_log in followed:
+                log_handlers = self.handlers.log_handlers(contract_name, event_name)
+                if log_handlers:
+                    decoded = indexed_log.decode()
+                    for log_handler in log_handlers:
+                        log_handler(session, decoded, indexed_log.block)
             self._write_checkpoint(session, Checkpoint(stop, stop_block.hash))
-        return count
+        return len(followed)
 
     def _blocks_of(self, logs: Sequence[LogEntry], stop_block: BlockInfo) -> dict[int, BlockInfo]:
         """Each block with logs, fetched once; checks the logs come from the blocks' chain."""

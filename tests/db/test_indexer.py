@@ -150,20 +150,35 @@ def test_run_forever_follows_new_events_until_stopped(
     assert not thread.is_alive()
 
 
-def test_plugged_in_handlers_see_other_contracts_logs(
+def test_plugged_in_handlers_see_other_contracts_logs_in_chain_order(
     consortium: Consortium, sessions: sessionmaker[Session]
 ) -> None:
-    seen: list[tuple[str, int]] = []
+    seen: list[tuple[str, str, int, int]] = []
 
-    def on_signer_added(session: Session, log: DecodedLog, block: BlockInfo) -> None:
-        seen.append((log.args["code"].decode(), block.number))
+    def remember(session: Session, log: DecodedLog, block: BlockInfo) -> None:
+        assert block.number == log.log.block_number
+        seen.append((log.event, log.args["code"].decode(), block.number, log.log.log_index))
 
+    batches: list[int] = []
     handlers = HandlerRegistry()
-    handlers.register("OfficeRegistry", "SignerAdded", on_signer_added)
+    handlers.register("OfficeRegistry", "SignerAdded", remember)
+    handlers.register("OfficeRegistry", "OfficeAdmitted", remember)
+    handlers.register_batch(
+        "OfficeRegistry", "SignerAdded", lambda _, logs: batches.append(len(logs))
+    )
     indexer = Indexer(consortium.backend, consortium.deployment, sessions, handlers=handlers)
-    assert indexer.run_once() == 3
-    assert sorted(code for code, _ in seen) == ["AU", "EM", "RU"]
-    assert all(number >= consortium.deployment.block_number for _, number in seen)
+    assert indexer.run_once() == 6
+    assert sorted(code for event, code, _, _ in seen if event == "SignerAdded") == [
+        "AU",
+        "EM",
+        "RU",
+    ]
+    assert {event for event, _, _, _ in seen} == {"SignerAdded", "OfficeAdmitted"}
+    positions = [(block, index) for _, _, block, index in seen]
+    assert positions == sorted(positions)  # interleaved across events, as on the chain
+    assert sum(batches) == 3
+    # The register's handlers were not in this registry: nothing of it was written.
+    assert RegisterQueries(sessions).office_stats() == {}
 
 
 @pytest.mark.anvil
