@@ -214,3 +214,20 @@ class PayloadTooLargeError(InvalidInputError):
     """A request body larger than the API accepts."""
 
     code = "payload-too-large"
+
+
+# --- governance and attestations -------------------------------------------------------------
+
+
+class UnauthorizedOfficeError(AuthorizationError):
+    """A write for an office that may not write now: not a member, suspended or removed, or
+    whose signer key was revoked (what the contracts answer with ``RegisterUnauthorizedOffice``
+    and ``AttestationUnauthorizedOffice``)."""
+
+    code = "unauthorized-office"
+
+
+class UnknownSchemaError(InvalidInputError):
+    """An attestation schema the consortium has not approved."""
+
+    code = "unknown-schema"

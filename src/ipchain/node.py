@@ -18,6 +18,7 @@ from ipchain.chain.base import ChainBackend
 from ipchain.config import DEMO_OFFICES, Settings
 from ipchain.contracts import Deployment, FoundingOffice, deploy_consortium
 from ipchain.errors import ChainMismatchError, IpchainError, KeystoreError
+from ipchain.governance_setup import set_up_dev_governance
 from ipchain.keys import (
     FAST_KDF_ITERATIONS,
     STANDARD_KDF_ITERATIONS,
@@ -187,10 +188,26 @@ def init_node(
         ]
         deployer = keystore.load(DEPLOYER_KEY, password)
         deployment = deploy_consortium(backend, deployer, founders)
+        # This node holds every founding office's keys: a dev or demo set-up. It approves the
+        # standard attestation schemas and binds the offices' demo certificates, before the
+        # deployment is recorded, so that a set-up cut short is redone whole.
+        keys = {name: keystore.load(name, password) for name in names if name != DEPLOYER_KEY}
+        set_up_dev_governance(
+            backend,
+            deployment,
+            settings.data_dir,
+            password,
+            {
+                code: (name, keys[admin_key_name(code)], keys[signer_key_name(code)])
+                for code, name in offices
+            },
+        )
         temporary = settings.deployment_file.with_suffix(".tmp")
         temporary.write_text(json.dumps(deployment.to_json(), indent=2) + "\n", "utf-8")
         temporary.replace(settings.deployment_file)
-        return Node.open(settings, backend)
+        node = Node.open(settings, backend)
+        node._keys.update(keys)  # unlocked once already (scrypt is slow on purpose)
+        return node
     except BaseException:
         backend.close()
         raise

@@ -32,6 +32,9 @@ from ipchain.db.base import make_engine, session_factory, upgrade
 from ipchain.db.submissions import OutboxState, outbox
 from ipchain.errors import ChainError, IpchainError
 from ipchain.governance import Governance, OfficeInfo
+from ipchain.governance_actions import GovernanceActions
+from ipchain.governance_index import node_handlers
+from ipchain.governance_queries import GovernanceQueries
 from ipchain.indexer import Indexer
 from ipchain.keys import OfficeKey
 from ipchain.ledger import DEFAULT_BATCH_SIZE
@@ -100,6 +103,8 @@ class NodeService:
         self.submitter: Submitter
         self.indexer: Indexer
         self.governance: Governance
+        self.governance_queries: GovernanceQueries
+        self.governance_actions: GovernanceActions
 
     # ---------------------------------------------------------------------- lifecycle
 
@@ -117,6 +122,13 @@ class NodeService:
             keys = self._load_signer_keys()
             self.queries = RegisterQueries(self.session_factory)
             self.governance = Governance(self.node.backend, self.node.deployment)
+            self.governance_queries = GovernanceQueries(self.session_factory)
+            self.governance_actions = GovernanceActions(
+                self.node,
+                self.governance_queries,
+                signer_keys=self._given_keys,
+                on_change=self._forget_offices,
+            )
             self.submitter = Submitter(
                 self.node.ledger,
                 self.session_factory,
@@ -135,6 +147,7 @@ class NodeService:
                 self.node.deployment,
                 self.session_factory,
                 self.options.confirmations,
+                handlers=node_handlers(self.node.backend, self.node.deployment),
             )
         except BaseException:
             self.node.close()
@@ -226,6 +239,10 @@ class NodeService:
         offices = self.governance.offices()
         self._office_cache = (now, offices)
         return offices
+
+    def _forget_offices(self) -> None:
+        """Drop the cached office list (a proposal just changed the consortium)."""
+        self._office_cache = None
 
     def authenticate(self, token: str | None) -> str:
         """The office a bearer token acts for (:class:`~ipchain.errors.AuthenticationError`)."""
