@@ -24,7 +24,16 @@ from api.problems import (
     BodySizeLimit,
     install_problem_handlers,
 )
-from api.routes import events, health, offices, records, submissions, verification, workshop
+from api.routes import (
+    events,
+    governance,
+    health,
+    offices,
+    records,
+    submissions,
+    verification,
+    workshop,
+)
 from ipchain.errors import NotFoundError
 from ipchain.service import NodeService
 
@@ -58,6 +67,7 @@ def create_app(service: NodeService, *, max_body_bytes: int = MAX_BODY_BYTES) ->
     for module in (offices, records, events, submissions, health):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(verification.router, prefix=API_PREFIX)
+    app.include_router(governance.router, prefix=API_PREFIX)
     app.include_router(workshop.router)
 
     @app.get(PROBLEMS_PATH, tags=["problems"], summary="Problem types")

@@ -28,6 +28,7 @@ from ipchain.errors import (
     ChainError,
     ChainUnavailableError,
     ConflictError,
+    ContractRevertError,
     InvalidInputError,
     IpchainError,
     MalformedBodyError,
@@ -80,8 +81,56 @@ PROBLEM_TYPES: Final[dict[str, tuple[int, str]]] = {
     "chain-error": (502, "The chain failed the request"),
     "contract-revert": (502, "The contract refused the transaction"),
     "internal-error": (500, "Internal error"),
+    "unauthorized-office": (403, "The office may not write: not an active member, or key revoked"),
+    "not-active-admin": (403, "Only the admin of an active office may propose and vote"),
+    "not-issuer": (403, "Only the issuing office may revoke an attestation"),
+    "already-voted": (409, "The office has already voted for this proposal"),
+    "proposal-expired": (409, "The proposal's voting period is over"),
+    "proposal-executed": (409, "The proposal has already been executed"),
+    "threshold-not-reached": (409, "The proposal does not have the votes to execute"),
+    "already-revoked": (409, "The attestation is already revoked"),
+    "unknown-schema": (422, "Not an attestation schema the consortium approved"),
+    "invalid-certificate": (422, "Not a valid office certificate from the consortium CA"),
 }
 """Problem codes the API returns: status and title of each."""
+
+_INVALID: Final = (422, "invalid-input")
+_CONFLICT: Final = (409, "conflict")
+_NOT_FOUND: Final = (404, "not-found")
+CONTRACT_ERRORS: Final[dict[str, tuple[int, str]]] = {
+    # Who may: the contracts' authorisation decisions.
+    "RegisterUnauthorizedOffice": (403, "unauthorized-office"),
+    "AttestationUnauthorizedOffice": (403, "unauthorized-office"),
+    "OfficeRegistryNotActiveAdmin": (403, "not-active-admin"),
+    "AttestationNotIssuer": (403, "not-issuer"),
+    "RegisterForeignRecord": (403, "foreign-record"),
+    # The state of what is acted on.
+    "OfficeRegistryAlreadyVoted": (409, "already-voted"),
+    "OfficeRegistryProposalExpired": (409, "proposal-expired"),
+    "OfficeRegistryProposalAlreadyExecuted": (409, "proposal-executed"),
+    "OfficeRegistryThresholdNotReached": (409, "threshold-not-reached"),
+    "AttestationAlreadyRevoked": (409, "already-revoked"),
+    "OfficeRegistryOfficeExists": _CONFLICT,
+    "OfficeRegistryInvalidStatus": _CONFLICT,
+    "OfficeRegistryAccountInUse": _CONFLICT,
+    "OfficeRegistryUnknownProposal": _NOT_FOUND,
+    "AttestationNotFound": _NOT_FOUND,
+    # Input that can never succeed.
+    "OfficeRegistryInvalidCode": (422, "unknown-office"),
+    "OfficeRegistryUnknownOffice": (422, "unknown-office"),
+    "AttestationUnknownSchema": (422, "unknown-schema"),
+    "OfficeRegistryUnknownSigner": _INVALID,
+    "OfficeRegistryInvalidThreshold": _INVALID,
+    "OfficeRegistryInvalidProposal": _INVALID,
+    "AttestationUnknownReference": _INVALID,
+    "AttestationInvalidExpiry": _INVALID,
+    "AttestationZeroClaimHash": _INVALID,
+    "AttestationExpiredDeadline": _INVALID,
+    "AttestationInvalidSignature": _INVALID,
+    "AttestationInvalidNonce": _INVALID,
+}
+"""Status and problem code of each contract custom error a write may meet; other reverts are
+``502 contract-revert``. The problem carries the error's name as ``contract_error``."""
 
 
 def problem_response(
@@ -93,8 +142,9 @@ def problem_response(
     field: str | None = None,
     title: str | None = None,
     headers: dict[str, str] | None = None,
+    extensions: dict[str, Any] | None = None,
 ) -> JSONResponse:
-    """A problem+json response."""
+    """A problem+json response (``extensions``: further members, e.g. ``contract_error``)."""
     body: dict[str, Any] = {
         "type": f"{PROBLEMS_PATH}/{code}",
         "title": title or PROBLEM_TYPES.get(code, (status, code))[1],
@@ -106,11 +156,14 @@ def problem_response(
         body["field"] = field
     if instance is not None:
         body["instance"] = instance
+    body.update(extensions or {})
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
 def status_of(error: IpchainError) -> int:
     """The HTTP status of an ipchain error."""
+    if isinstance(error, ContractRevertError) and error.error_name in CONTRACT_ERRORS:
+        return CONTRACT_ERRORS[error.error_name][0]
     for cls, status in _STATUS_BY_CLASS:
         if isinstance(error, cls):
             return status
@@ -126,13 +179,19 @@ def install_problem_handlers(app: FastAPI) -> None:
         if status >= 500:
             logger.warning("%s %s: %s", request.method, request.url.path, error)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        code, extensions = error.code, None
+        if isinstance(error, ContractRevertError) and error.error_name:
+            # The contract's custom error decides the problem (CONTRACT_ERRORS) and is named.
+            code = CONTRACT_ERRORS.get(error.error_name, (status, code))[1]
+            extensions = {"contract_error": error.error_name}
         return problem_response(
             status,
-            error.code,
+            code,
             str(error),
             instance=request.url.path,
             field=getattr(error, "field", None),
             headers=headers,
+            extensions=extensions,
         )
 
     async def validation_error(request: Request, error: Exception) -> JSONResponse:

@@ -13,7 +13,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ipchain.governance import OfficeInfo
+from ipchain.attestations import Attestation
+from ipchain.governance import OfficeInfo, ProposalView
+from ipchain.governance_queries import (
+    AttestationView,
+    ProposalSummary,
+    SignerView,
+    StatusChangeView,
+)
 from ipchain.query import EventView, RecordView
 from ipchain.submissions import SubmissionEntryView, SubmissionView
 
@@ -277,3 +284,303 @@ class Health(_Model):
     index_lag_blocks: int
     outbox_backlog: int
     signing_offices: list[str]
+
+
+# --- governance and attestations -------------------------------------------------------------
+
+
+class StatusChange(_Model):
+    """One step of an office's history: its admission or a change of status."""
+
+    status: str = Field(description="active, suspended or removed from this step on.")
+    change: str = Field(description="admitted or status-changed.")
+    block_number: int
+    changed_at: datetime.datetime = Field(description="Block time.")
+    transaction_hash: str
+    proposal_id: int | None = Field(
+        default=None,
+        description="The proposal whose execution made the change (None for founders).",
+    )
+
+    @classmethod
+    def of(cls, view: StatusChangeView) -> StatusChange:
+        return cls(
+            status=view.status,
+            change=view.change,
+            block_number=view.block_number,
+            changed_at=view.changed_at,
+            transaction_hash=view.transaction_hash,
+            proposal_id=view.proposal_id,
+        )
+
+
+class SignerKey(_Model):
+    """A signer key an office has or had."""
+
+    account: str
+    added_block: int
+    added_at: datetime.datetime
+    revoked_block: int | None = None
+    revoked_at: datetime.datetime | None = None
+
+    @classmethod
+    def of(cls, view: SignerView) -> SignerKey:
+        return cls(
+            account=view.account,
+            added_block=view.added_block,
+            added_at=view.added_at,
+            revoked_block=view.revoked_block,
+            revoked_at=view.revoked_at,
+        )
+
+
+class Validity(_Model):
+    """Whether an attestation held at a moment (AttestationRegistry's isValidAt rule)."""
+
+    at: datetime.datetime = Field(description="The moment judged (a block's time for a block).")
+    block: int | None = Field(default=None, description="The block judged at, when one was asked.")
+    status: str = Field(description="valid, revoked, expired or not-yet-issued.")
+    valid: bool
+
+
+class AttestationOut(_Model):
+    """An attestation: an office vouching for a claim (only its hash is on-chain)."""
+
+    uid: str
+    schema_uid: str
+    schema_name: str | None = None
+    issuer_office: str
+    subject: str
+    claim_hash: str = Field(description="SHA-256 of the claim's RFC 8785 bytes.")
+    claim: dict[str, Any] | None = Field(
+        default=None, description="The claim document, when this node issued the attestation."
+    )
+    certificate: str | None = Field(
+        default=None, description="The X.509 certificate (PEM) of an office-certificate claim."
+    )
+    expires_at: datetime.datetime | None = None
+    ref_uid: str | None = None
+    attester: str = Field(description="Signer key that made it.")
+    issued_at: datetime.datetime
+    issued_block: int | None = None
+    transaction_hash: str | None = None
+    revoked_at: datetime.datetime | None = None
+    revoked_block: int | None = None
+    revoker: str | None = None
+    validity: Validity | None = None
+    links: dict[str, str]
+
+    @classmethod
+    def of(
+        cls, view: AttestationView, base: str, validity: Validity | None = None
+    ) -> AttestationOut:
+        return cls(
+            uid=view.uid,
+            schema_uid=view.schema_uid,
+            schema_name=view.schema_name,
+            issuer_office=view.issuer_office,
+            subject=view.subject,
+            claim_hash=view.claim_hash,
+            claim=view.claim,
+            certificate=view.certificate,
+            expires_at=view.expires_at,
+            ref_uid=view.ref_uid,
+            attester=view.attester,
+            issued_at=view.issued_at,
+            issued_block=view.issued_block,
+            transaction_hash=view.transaction_hash,
+            revoked_at=view.revoked_at,
+            revoked_block=view.revoked_block,
+            revoker=view.revoker,
+            validity=validity,
+            links={"self": f"{base}/attestations/{view.uid}"},
+        )
+
+    @classmethod
+    def of_chain(
+        cls,
+        attestation: Attestation,
+        base: str,
+        *,
+        schema_name: str | None = None,
+        claim: dict[str, Any] | None = None,
+    ) -> AttestationOut:
+        """From the registry itself (a write's answer, before the index has it)."""
+
+        def utc(timestamp: int | None) -> datetime.datetime | None:
+            if timestamp is None:
+                return None
+            return datetime.datetime.fromtimestamp(timestamp, datetime.UTC)
+
+        uid = "0x" + attestation.uid.hex()
+        return cls(
+            uid=uid,
+            schema_uid="0x" + attestation.schema_uid.hex(),
+            schema_name=schema_name,
+            issuer_office=attestation.issuer_office,
+            subject="0x" + attestation.subject.hex(),
+            claim_hash="0x" + attestation.claim_hash.hex(),
+            claim=claim,
+            expires_at=utc(attestation.expires_at),
+            ref_uid=None if attestation.ref_uid is None else "0x" + attestation.ref_uid.hex(),
+            attester=attestation.attester,
+            issued_at=utc(attestation.issued_at) or datetime.datetime.now(datetime.UTC),
+            revoked_at=utc(attestation.revoked_at),
+            links={"self": f"{base}/attestations/{uid}"},
+        )
+
+
+class AttestationPage(_Model):
+    """A page of attestations, newest first."""
+
+    items: list[AttestationOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class AttestationCreate(BaseModel):
+    """An attestation to issue as the token's office (its signer key attests)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    schema_name: str = Field(
+        alias="schema",
+        description="Name (ipchain/party-identity/v1) or uid (0x…) of an approved schema.",
+    )
+    claim: dict[str, Any] | None = Field(
+        default=None,
+        description="The claim document; may be left out for ipchain/office-certificate/v1, "
+        "which then binds the office's admin and current signer keys.",
+    )
+    expires_at: int | datetime.datetime | None = Field(
+        default=None,
+        description="When it stops holding (Unix seconds or ISO 8601); default never (an "
+        "office certificate's binding: the certificate's end of validity).",
+    )
+    ref_uid: str | None = Field(default=None, description="An earlier attestation it builds on.")
+    certificate: str | None = Field(
+        default=None, description="PEM certificate: required for ipchain/office-certificate/v1."
+    )
+
+
+class ProposalOut(_Model):
+    """A governance proposal."""
+
+    proposal_id: int
+    action: str = Field(description="admit-office, suspend-office, reinstate-office, …")
+    office: str | None = None
+    account: str | None = None
+    name: str = Field(default="", description="Office name (admission) or schema definition.")
+    value: int = Field(default=0, description="New threshold in basis points (threshold change).")
+    data_hash: str
+    proposer: str
+    created_at: datetime.datetime
+    deadline: datetime.datetime = Field(description="Last moment votes are accepted.")
+    votes: int
+    voters: list[str] | None = Field(default=None, description="Offices that voted (as indexed).")
+    state: str = Field(description="open, executed or expired.")
+    created_block: int | None = None
+    executed_block: int | None = None
+    executed_at: datetime.datetime | None = None
+    links: dict[str, str]
+
+    @classmethod
+    def of(cls, view: ProposalSummary, base: str) -> ProposalOut:
+        return cls(
+            proposal_id=view.proposal_id,
+            action=view.action,
+            office=view.office,
+            account=view.account,
+            name=view.name,
+            value=view.value,
+            data_hash=view.data_hash,
+            proposer=view.proposer,
+            created_at=view.created_at,
+            deadline=view.deadline,
+            votes=view.votes,
+            voters=list(view.voters),
+            state=view.state,
+            created_block=view.created_block,
+            executed_block=view.executed_block,
+            executed_at=view.executed_at,
+            links=_proposal_links(base, view.proposal_id),
+        )
+
+    @classmethod
+    def of_chain(cls, view: ProposalView, base: str) -> ProposalOut:
+        """From the registry itself (a write's answer, before the index has it)."""
+        return cls(
+            proposal_id=view.proposal_id,
+            action=view.action.name.lower().replace("_", "-"),
+            office=view.office,
+            account=view.account,
+            name=view.name,
+            value=view.value,
+            data_hash="0x" + view.data_hash.hex(),
+            proposer=view.proposer,
+            created_at=datetime.datetime.fromtimestamp(view.created_at, datetime.UTC),
+            deadline=datetime.datetime.fromtimestamp(view.deadline, datetime.UTC),
+            votes=view.votes,
+            state=view.state.value,
+            links=_proposal_links(base, view.proposal_id),
+        )
+
+
+def _proposal_links(base: str, proposal_id: int) -> dict[str, str]:
+    return {
+        "self": f"{base}/proposals/{proposal_id}",
+        "votes": f"{base}/proposals/{proposal_id}/votes",
+        "execute": f"{base}/proposals/{proposal_id}/execute",
+    }
+
+
+class ProposalPage(_Model):
+    """A page of proposals, newest first."""
+
+    items: list[ProposalOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class ProposalCreate(BaseModel):
+    """A proposal to make as the token's office (its admin key proposes and votes at once)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: str = Field(
+        description="admit-office, suspend-office, reinstate-office, remove-office, "
+        "add-signer, revoke-signer, change-threshold or approve-schema."
+    )
+    office: str | None = Field(default=None, description="ST.3 code of the office concerned.")
+    account: str | None = Field(default=None, description="New admin (admission) or signer key.")
+    name: str | None = Field(
+        default=None, description="Office name (admission) or schema definition."
+    )
+    value: int | None = Field(default=None, description="New threshold in basis points.")
+    profile_hash: str | None = Field(default=None, description="Profile document hash (admission).")
+
+
+class VoteOut(_Model):
+    """A vote and what it did."""
+
+    proposal_id: int
+    voter: str
+    executed: bool = Field(description="Whether this vote made the proposal pass and execute.")
+    proposal: ProposalOut
+
+
+class OfficeDetail(Office):
+    """An office with its governance history, signer keys and certificate binding."""
+
+    admitted_block: int | None = None
+    status_history: list[StatusChange] = Field(
+        default_factory=list, description="Admission and every status change, oldest first."
+    )
+    signer_keys: list[SignerKey] = Field(
+        default_factory=list, description="Every signer key, revoked ones included."
+    )
+    certificate: AttestationOut | None = Field(
+        default=None, description="Its latest office-certificate attestation (a valid one if any)."
+    )

@@ -9,7 +9,8 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import AuthenticatedOffice, BaseUrl, Service
 from api.problems import PROBLEM_MEDIA_TYPE
-from api.schemas import Office, OfficeList, Problem, Submission
+from api.routes.governance import office_detail
+from api.schemas import Office, OfficeDetail, OfficeList, Problem, Submission
 from ipchain.encoding import parse_json_strict
 from ipchain.errors import (
     AuthorizationError,
@@ -38,15 +39,17 @@ def list_offices(service: Service, base: BaseUrl) -> OfficeList:
 
 @router.get(
     "/offices/{office}",
-    response_model=Office,
+    response_model=OfficeDetail,
     summary="One member office",
     responses={404: _PROBLEM},
 )
-def get_office(office: str, service: Service, base: BaseUrl) -> Office:
-    """One office of the consortium."""
+def get_office(office: str, service: Service, base: BaseUrl) -> OfficeDetail:
+    """One office of the consortium, with its status history, signer keys (revoked ones
+    too) and the attestation binding its X.509 certificate to its accounts."""
     for info in service.offices():
         if info.code == office.upper():
-            return Office.of(info, service.queries.office_stats().get(info.code), base)
+            summary = Office.of(info, service.queries.office_stats().get(info.code), base)
+            return office_detail(service, OfficeDetail(**summary.model_dump()), base)
     raise NotFoundError(f"office {office} is not a member of the consortium")
 
 
@@ -158,6 +161,7 @@ async def submit_events(
     content = await request.body()
 
     def accept() -> SubmissionView:  # parsing and validation are CPU work: off the event loop
+        service.governance_actions.check_can_write(office)  # suspended, removed, key revoked
         documents, batch = _documents(content)
         return service.submissions.submit(office, documents, idempotency_key, batch=batch)
 

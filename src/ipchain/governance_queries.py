@@ -14,6 +14,7 @@ block's time, as :meth:`ipchain.attestations.Attestations.status_at` does on-cha
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import re
@@ -29,6 +30,7 @@ from ipchain.attestations import (
     STANDARD_SCHEMAS,
     AttestationStatus,
     account_subject,
+    office_certificate_claim,
     office_subject,
     party_subject,
 )
@@ -43,6 +45,7 @@ from ipchain.db.governance import (
     proposal_votes,
     proposals,
 )
+from ipchain.encoding import document_hash
 from ipchain.errors import InvalidInputError, NotFoundError, UnknownSchemaError
 from ipchain.query import MAX_LIMIT, Page
 
@@ -270,9 +273,13 @@ class GovernanceQueries:
 
     # ------------------------------------------------------------------ offices
 
-    def office(self, code: str, now: int) -> OfficeGovernanceView:
+    def office(
+        self, code: str, now: int, *, certificate_pem: bytes | None = None
+    ) -> OfficeGovernanceView:
         """One office with its history, signer keys and certificate attestation;
-        :class:`NotFoundError` if the index has no such office."""
+        :class:`NotFoundError` if the index has no such office. ``certificate_pem`` is the
+        office's certificate if the node holds it: when the attestation's claim is not among
+        the node's documents, it is rebuilt from it and shown if its hash matches."""
         _check_office(code, "office")
         with self.session_factory() as session:
             row = session.execute(select(offices).where(offices.c.code == code)).first()
@@ -310,6 +317,18 @@ class GovernanceQueries:
                 break
         if certificate is None and certificates:
             certificate = certificates[0]
+        signer_views = tuple(
+            SignerView(
+                account=signer.signer,
+                added_block=signer.added_block,
+                added_at=_time(signer.added_at),
+                revoked_block=signer.revoked_block,
+                revoked_at=_utc(signer.revoked_at),
+            )
+            for signer in signers
+        )
+        if certificate is not None and certificate.claim is None and certificate_pem is not None:
+            certificate = _with_certificate(certificate, certificate_pem, row.admin, signer_views)
         return OfficeGovernanceView(
             code=row.code,
             name=row.name,
@@ -328,16 +347,7 @@ class GovernanceQueries:
                 )
                 for step in history
             ),
-            signers=tuple(
-                SignerView(
-                    account=signer.signer,
-                    added_block=signer.added_block,
-                    added_at=_time(signer.added_at),
-                    revoked_block=signer.revoked_block,
-                    revoked_at=_utc(signer.revoked_at),
-                )
-                for signer in signers
-            ),
+            signers=signer_views,
             certificate=certificate,
         )
 
@@ -541,6 +551,27 @@ class GovernanceQueries:
         if limit is not None:
             statement = statement.limit(limit)
         return [_attestation_view(row) for row in session.execute(statement)]
+
+
+def _with_certificate(
+    attestation: AttestationView, pem: bytes, admin: str, signers: Sequence[SignerView]
+) -> AttestationView:
+    """The attestation with its claim and certificate, if ``pem`` and the office's accounts
+    when it was issued (admin and signer keys then current) hash to its claim hash."""
+    block = attestation.issued_block
+    accounts = [admin] + [
+        signer.account
+        for signer in signers
+        if signer.added_block <= block
+        and (signer.revoked_block is None or signer.revoked_block > block)
+    ]
+    try:
+        claim = office_certificate_claim(pem, attestation.issuer_office, accounts)
+    except InvalidInputError:  # not a certificate (CertificateError), or no accounts
+        return attestation
+    if "0x" + document_hash(claim).hex() != attestation.claim_hash:
+        return attestation
+    return dataclasses.replace(attestation, claim=claim, certificate=pem.decode("ascii"))
 
 
 def _proposal_summary(row: Row[Any], voters: tuple[str, ...], now: int) -> ProposalSummary:
