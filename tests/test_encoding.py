@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 from collections import OrderedDict
 from decimal import Decimal
 from enum import StrEnum
@@ -16,6 +17,7 @@ from eth_hash.auto import keccak
 
 from ipchain.encoding import (
     ZERO_HASH,
+    _nesting_within_limit,
     canonical_bytes,
     canonical_bytes_from_json,
     document_hash,
@@ -178,6 +180,37 @@ def test_nesting_up_to_the_limit_and_brackets_in_strings_are_fine() -> None:
     assert parse_json_strict("[" * 256 + "]" * 256) is not None
     flat = [r"[\"\\", "[[[[{{{{", "]"] * 200
     assert parse_json_strict(json.dumps(flat)) == flat
+
+
+@pytest.mark.parametrize("depth", [255, 256, 257, 300])
+@pytest.mark.parametrize("seed", range(4))
+def test_nesting_depth_is_counted_outside_strings_only(depth: int, seed: int) -> None:
+    # Strings full of brackets, quotes and backslashes around a value ``depth`` deep.
+    generator = random.Random(seed)
+    noise = '[]{}"\\/x'
+
+    def text() -> str:
+        return "".join(generator.choice(noise) for _ in range(generator.randint(0, 12)))
+
+    value: object = text()
+    for level in range(depth):
+        value = [text(), value, text()] if level % 2 else {text() + "k": value, "s": text()}
+    for spelling in (json.dumps(value), json.dumps(value, ensure_ascii=False, indent=1)):
+        # The quick check settles it (a token-by-token walk would be 8x slower), and right.
+        assert _nesting_within_limit(spelling) == (depth <= 256)
+        if depth <= 256:
+            assert parse_json_strict(spelling) == json.loads(spelling)
+        else:
+            with pytest.raises(InvalidInputError, match="nested more than 256 levels"):
+                parse_json_strict(spelling)
+
+
+@pytest.mark.parametrize(
+    "text", ["[" * 300 + "]" * 299, "]" * 300 + "[" * 300, '["' + "[" * 300 + '"' + "]" * 300]
+)
+def test_unbalanced_brackets_are_refused(text: str) -> None:
+    with pytest.raises(InvalidInputError):
+        parse_json_strict(text)
 
 
 # --- hex form of hashes ----------------------------------------------------------------------

@@ -58,6 +58,9 @@ _HEX_HASH = re.compile(r"(?:0x)?([0-9a-fA-F]{64})")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 # A JSON string (so brackets inside strings are skipped) or one bracket.
 _STRING_OR_BRACKET = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+_NOT_BRACKETS = bytes(range(256)).translate(None, b"[]{}")
+_SQUARE = bytes.maketrans(b"{}", b"[]")
+_TOO_DEEP = b"[" * (MAX_JSON_DEPTH + 1)
 
 JsonValue = Any
 """A JSON value as Python holds it: dict/Mapping, list/tuple, str, int, float, bool, None.
@@ -76,12 +79,18 @@ def canonical_bytes(document: JsonValue) -> bytes:
     values JCS cannot represent: non-string keys, NaN/infinity, integers beyond
     ±(2**53 - 1), strings with lone surrogates, and non-JSON types (bytes, Decimal, dates...).
     """
+    if _is_plain((document,), 0):
+        try:
+            return _PLAIN_ENCODER.encode(document).encode("utf-8")
+        except UnicodeEncodeError:
+            pass  # a lone surrogate: the full path below names where it is
     try:
         return rfc8785.dumps(document)
-    except rfc8785.CanonicalizationError:
-        # rfc8785 refuses exactly what JCS cannot represent, but without saying where, and it
-        # refuses Mappings that are not dicts. The slower walk converts those and names the
-        # offending place; it runs only when the fast path failed.
+    except (rfc8785.CanonicalizationError, UnicodeError):
+        # rfc8785 refuses exactly what JCS cannot represent (a lone surrogate in a key with a
+        # UnicodeError), but without saying where, and it refuses Mappings that are not dicts.
+        # The slower walk converts those and names the offending place; it runs only when
+        # rfc8785 failed.
         pass
     except RecursionError:
         raise CanonicalizationError("document is nested too deeply") from None
@@ -92,6 +101,97 @@ def canonical_bytes(document: JsonValue) -> bytes:
         raise CanonicalizationError("document is nested too deeply") from None
     except rfc8785.CanonicalizationError as error:  # pragma: no cover - the walk checks first
         raise CanonicalizationError(f"cannot canonicalise document: {error}") from error
+
+
+# The C JSON encoder writes exactly RFC 8785 for "plain" values: dicts with string keys inside
+# the Basic Multilingual Plane, lists and tuples, strings, integers within ±(2**53 - 1), booleans
+# and None. Strings get the same escapes (\" \\ \b \t \n \f \r, other controls below U+0020
+# as lower-case \u00xx, everything else as itself: DEL, U+2028/2029, non-ASCII), integers the
+# same digits (ECMAScript writes integers below 10**21 without exponent), and keys the same
+# order (JCS sorts by UTF-16 code units, which is code point order within the BMP). Floats
+# (ECMAScript and Python spell them differently), larger integers, keys beyond the BMP, other
+# types and lone surrogates (which make .encode fail) go to rfc8785. About 6x faster; the
+# tests hold it to rfc8785 on random documents and the RFC 8785 vectors.
+_PLAIN_ENCODER: Final = json.JSONEncoder(
+    ensure_ascii=False,
+    sort_keys=True,
+    separators=(",", ":"),
+    check_circular=False,  # _is_plain bounds the depth, so a cycle never gets here
+    allow_nan=False,
+)
+
+
+def _is_plain(items: list[JsonValue] | tuple[JsonValue, ...], depth: int) -> bool:
+    """Whether every value in ``items`` is plain (see ``_PLAIN_ENCODER``), at most
+    MAX_JSON_DEPTH containers deep."""
+    if depth > MAX_JSON_DEPTH:
+        return False
+    for item in items:
+        item_type = type(item)
+        if item_type is str or item_type is bool or item is None:
+            continue
+        if item_type is int:
+            if -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+                continue
+            return False
+        if item_type is dict:
+            for key in item:
+                if type(key) is not str or (not key.isascii() and max(key) > "\uffff"):
+                    return False
+            if not _is_plain(list(item.values()), depth + 1):
+                return False
+        elif item_type is list or item_type is tuple:
+            if not _is_plain(item, depth + 1):
+                return False
+        else:
+            return False
+    return True
+
+
+def is_canonical(text: bytes) -> bool:
+    """Whether ``text`` is exactly the RFC 8785 canonical form of the JSON value it holds
+    (False for anything that is not strict JSON: invalid UTF-8, duplicate keys, NaN ...)."""
+    if _plainly_canonical(text):
+        return True
+    try:
+        return canonical_bytes(parse_json_strict(text)) == text
+    except InvalidInputError:
+        return False
+
+
+def _plainly_canonical(text: bytes) -> bool:
+    """True when ``text`` is certainly canonical, by the C JSON codec (about 5x faster than
+    re-encoding with rfc8785); False means "run the full check", not "not canonical".
+
+    Refuses to judge texts with fractional numbers, integers beyond 15 digits or characters
+    beyond the BMP (a 4-byte UTF-8 sequence): for the rest, canonical JSON is exactly what
+    ``_PLAIN_ENCODER`` writes (see there).
+    """
+    if max(text, default=0) >= 0xF0:
+        return False
+    try:
+        if text.count(b"[") + text.count(b"{") > MAX_JSON_DEPTH:
+            _check_nesting_depth(text.decode("utf-8"))
+        value = json.loads(
+            text, parse_float=_not_plain, parse_int=_small_int, parse_constant=_not_plain
+        )
+        return _PLAIN_ENCODER.encode(value).encode("utf-8") == text
+    except (_NotPlainError, ValueError):  # UnicodeError and InvalidInputError included
+        return False
+
+
+class _NotPlainError(Exception):
+    pass
+
+
+def _not_plain(literal: str) -> float:
+    raise _NotPlainError
+
+
+def _small_int(literal: str) -> int:
+    if len(literal) > 15:  # perhaps beyond ±(2**53 - 1): the full check decides
+        raise _NotPlainError
+    return int(literal)
 
 
 def document_hash(document: JsonValue) -> bytes:
@@ -255,8 +355,9 @@ def _check_nesting_depth(text: str) -> None:
     # py_ecc (imported with eth_account) raises the recursion limit to 100,000, so the json C
     # decoder no longer stops at RecursionError: 100 KB of "[" overflows the C stack and
     # kills the process. Deep nesting is refused before json sees it.
-    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH or _nesting_within_limit(text):
         return
+    # Too deep, or brackets that do not pair up: find where, one token at a time.
     depth = 0
     for match in _STRING_OR_BRACKET.finditer(text):
         token = match.group()
@@ -268,6 +369,32 @@ def _check_nesting_depth(text: str) -> None:
                 )
         elif token == "]" or token == "}":
             depth -= 1
+
+
+def _nesting_within_limit(text: str) -> bool:
+    """True when the brackets outside strings pair up, at most MAX_JSON_DEPTH deep.
+
+    About 8x faster than walking the tokens of a large request body: all in C string methods.
+    """
+    # Outside strings, valid JSON has no backslash; inside, a backslash escapes the next
+    # character. Dropping escaped backslashes, then escaped quotes, leaves only the quotes
+    # that delimit strings, so every other piece between quotes is outside. (Invalid JSON may
+    # be misread past its first error, where the decoder stops anyway.)
+    unescaped = text.replace("\\\\", "").replace('\\"', "")
+    outside = "".join(unescaped.split('"')[::2])
+    brackets = outside.encode("utf-8", "surrogatepass").translate(_SQUARE, _NOT_BRACKETS)
+    # Each pass removes the innermost pairs: a balanced sequence is gone after as many passes
+    # as it is deep. Too many openers in a row settle it at once (the usual attack).
+    for _ in range(MAX_JSON_DEPTH):
+        if not brackets:
+            return True
+        if _TOO_DEEP in brackets:
+            return False
+        reduced = brackets.replace(b"[]", b"")
+        if len(reduced) == len(brackets):
+            return False
+        brackets = reduced
+    return not brackets
 
 
 def _object_without_duplicates(pairs: list[tuple[str, JsonValue]]) -> dict[str, JsonValue]:
