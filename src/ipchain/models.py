@@ -8,7 +8,8 @@ exactly the same JSON and therefore the same hash.
 
 Record data follows WIPO ST.96 element names, in snake_case (``ST96_ELEMENT_NAMES`` maps each
 field to its element). A record's status is never asserted by an office: it is derived from the
-event history by the catalogue's status effects (:func:`replay_history`).
+event history by the catalogue's status effects (:mod:`ipchain.history`, whose names are
+re-exported here: :func:`replay_history`, :class:`RecordState` ...).
 
 Every value validates itself on construction, naming the offending field (relative to itself);
 :meth:`RegisterEvent.from_document` reports the full dotted path, e.g.
@@ -22,17 +23,21 @@ import functools
 import re
 import types
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final, TypeVar
 
-from ipchain.errors import InvalidInputError, InvalidRecordKeyError, StateTransitionError
+from ipchain.errors import InvalidInputError, InvalidRecordKeyError
+from ipchain.history import RecordState as RecordState
+from ipchain.history import check_transition as check_transition
+from ipchain.history import current_record_data as current_record_data
+from ipchain.history import derive_status as derive_status
+from ipchain.history import replay_history as replay_history
 from ipchain.types import (
     EventCode,
     IpType,
     RecordKey,
-    RecordStatus,
     event_catalog,
     event_code,
     is_country_code,
@@ -327,7 +332,9 @@ def _check_common(data: TrademarkData | DesignData) -> None:
 _Data = TypeVar("_Data", "TrademarkData", "DesignData")
 
 
-def _merged(current: _Data, update: _Data) -> _Data:
+def _merged(current: _Data, update: RecordData) -> _Data:
+    if type(update) is not type(current):
+        raise _invalid("record_data", "mixes trademark and design data")
     changes = {
         field.name: getattr(update, field.name)
         for field in dataclasses.fields(update)
@@ -394,8 +401,9 @@ class TrademarkData:
                 "a new trademark record needs a verbal element or a non-word feature category",
             )
 
-    def merged_with(self, update: TrademarkData) -> TrademarkData:
-        """This data with every field ``update`` establishes replaced by its value."""
+    def merged_with(self, update: RecordData) -> TrademarkData:
+        """This data with every field ``update`` establishes replaced by its value (``update``
+        must be trademark data too)."""
         return _merged(self, update)
 
 
@@ -451,8 +459,9 @@ class DesignData:
         if not self.product_indications:
             raise _invalid("product_indications", "a new design record needs a product")
 
-    def merged_with(self, update: DesignData) -> DesignData:
-        """This data with every field ``update`` establishes replaced by its value."""
+    def merged_with(self, update: RecordData) -> DesignData:
+        """This data with every field ``update`` establishes replaced by its value (``update``
+        must be design data too)."""
         return _merged(self, update)
 
 
@@ -699,89 +708,3 @@ def _read_record_key(raw: object, field: str) -> RecordKey:
     if str(key) != raw:
         raise InvalidRecordKeyError(f"{field}: not normalised, write {key}", field=field)
     return key
-
-
-# --- status from history ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class RecordState:
-    """Where a record stands after some prefix of its history."""
-
-    record_key: RecordKey | None = None
-    """The record (None before its first event)."""
-    status: RecordStatus | None = None
-    """Current status (None before the first event)."""
-    earlier_statuses: tuple[RecordStatus, ...] = ()
-    """The status before each status change so far, most recent last (for ``@previous``)."""
-    record_data: RecordData | None = None
-    """Record data merged from every event so far, later events overriding earlier ones."""
-    event_count: int = 0
-    """Number of events applied."""
-
-    def after(self, event: RegisterEvent) -> RecordState:
-        """The state once ``event`` is applied; :class:`StateTransitionError` if it makes no
-        sense here."""
-        if self.record_key is not None and event.record_key != self.record_key:
-            raise _invalid("record_key", f"event is for {event.record_key}, not {self.record_key}")
-        check_transition(self.status, event)
-        code = event.code_info
-        status, earlier = self.status, self.earlier_statuses
-        if code.restores_previous_status:
-            if not earlier:
-                raise StateTransitionError(
-                    f"{code.code}: the record has no earlier status to return to",
-                    field="event_code",
-                )
-            status, earlier = earlier[-1], earlier[:-1]
-        elif code.sets_status is not None and code.sets_status != status:
-            earlier = earlier if status is None else (*earlier, status)
-            status = code.sets_status
-        data = self.record_data
-        if event.record_data is not None:
-            data = event.record_data if data is None else _merge_any(data, event.record_data)
-        return RecordState(event.record_key, status, earlier, data, self.event_count + 1)
-
-
-def _merge_any(current: RecordData, update: RecordData) -> RecordData:
-    if isinstance(current, TrademarkData) and isinstance(update, TrademarkData):
-        return current.merged_with(update)
-    if isinstance(current, DesignData) and isinstance(update, DesignData):
-        return current.merged_with(update)
-    raise _invalid("record_data", "mixes trademark and design data")
-
-
-def check_transition(current_status: RecordStatus | None, event: RegisterEvent) -> None:
-    """Raise :class:`StateTransitionError` unless ``event`` may follow a record in
-    ``current_status`` (None: the record has no events yet)."""
-    code = event.code_info
-    if code.allows(current_status):
-        return
-    allowed = sorted("not yet filed" if s is None else s.value for s in code.requires_status)
-    where = "not yet filed" if current_status is None else current_status.value
-    raise StateTransitionError(
-        f"{code.code} ({code.name}) cannot follow a record that is {where}; "
-        f"it needs one of: {', '.join(allowed)}",
-        field="event_code",
-    )
-
-
-def replay_history(events: Sequence[RegisterEvent]) -> RecordState:
-    """Apply a record's events in order, checking each transition."""
-    state = RecordState()
-    for event in events:
-        state = state.after(event)
-    return state
-
-
-def derive_status(events: Sequence[RegisterEvent]) -> RecordStatus:
-    """A record's current status, derived only from its event history."""
-    status = replay_history(events).status
-    if status is None:
-        raise InvalidInputError("a record's status needs at least one event", field="events")
-    return status
-
-
-def current_record_data(events: Sequence[RegisterEvent]) -> RecordData | None:
-    """A record's current data: every event's data merged in order (None if none had any)."""
-    return replay_history(events).record_data
