@@ -455,16 +455,27 @@ class GovernanceActions:
         if certificate is None:
             raise CertificateError(
                 "certificate: an office-certificate attestation needs the certificate (PEM) "
-                "it binds"
+                "it binds",
+                field="certificate",
             )
         ca = consortium_ca_certificate(self.node.settings.data_dir)
         if ca is None:
             raise CertificateError(
-                "certificate: this node has no consortium CA certificate to check it against"
+                "certificate: this node has no consortium CA certificate to check it against",
+                field="certificate",
             )
-        checked = verify_office_certificate(certificate, ca, dt.datetime.fromtimestamp(now, dt.UTC))
+        try:
+            checked = verify_office_certificate(
+                certificate, ca, dt.datetime.fromtimestamp(now, dt.UTC)
+            )
+        except CertificateError as error:
+            error.field = "certificate"
+            raise
         if checked.office_code != office:
-            raise CertificateError(f"certificate is for office {checked.office_code}, not {office}")
+            raise CertificateError(
+                f"certificate is for office {checked.office_code}, not {office}",
+                field="certificate",
+            )
         if claim is None:
             info = self.governance.office(office)
             claim = office_certificate_claim(certificate, office, [info.admin, *info.signers])
