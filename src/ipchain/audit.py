@@ -25,30 +25,37 @@ snapshot, so it can run beside a live indexer.
 
 from __future__ import annotations
 
+import itertools
+import os
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import Connection, select
+from sqlalchemy import URL, Connection, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ipchain._internal.audit_checks import (
-    STORED_COLUMNS,
     Discrepancy,
     DiscrepancyKind,
     Reconciler,
-    expected_row,
+    check_record_rows,
+)
+from ipchain._internal.audit_run import (
+    Collector,
+    RangeTask,
+    audit_range,
+    run_in_processes,
+    snapshot_options,
+    walk_all_stored_chains,
 )
 from ipchain._internal.verify_chain import ChainReader, Code, code_problems
-from ipchain.chain.base import ChainBackend, LogEntry
-from ipchain.contracts import Deployment, load_interface
+from ipchain.chain.base import ChainBackend
+from ipchain.contracts import Deployment
 from ipchain.db.register import events, indexer_checkpoints, records
 from ipchain.errors import ChainError
 from ipchain.indexer import DEFAULT_NAME
-from ipchain.ledger import entry_from_raw_log
 
 __all__ = [
     "REPORT_FORMAT",
@@ -70,10 +77,12 @@ REPORT_FORMAT_VERSION: Final = 1
 MAX_LISTED: Final = 10_000
 """Discrepancies listed in a report; beyond, they are counted (by kind) but not listed."""
 
-_EVENT_RECORDED: Final = load_interface("RegisterLedger").event_topic("EventRecorded")
-_FIRST_CHUNK_BLOCKS: Final = 512
-_TARGET_LOGS: Final = 10_000  # per eth_getLogs: large enough to amortise, small to stream
-_STORED_ROWS_PER_FETCH: Final = 5_000
+PARALLEL_FROM_EVENTS: Final = 200_000
+"""Stored events from which an audit against a JSON-RPC node uses worker processes (below,
+starting them costs more than it saves)."""
+
+MAX_WORKERS: Final = 4
+"""Most worker processes an audit starts by default."""
 
 AuditProgress = Callable[[int, int, int], None]
 """Called as the audit advances: (blocks read, blocks to read, anchored events read)."""
@@ -184,20 +193,6 @@ class AuditReport:
         }
 
 
-@dataclass
-class _Collector:
-    """Keeps the first discrepancies and counts them all."""
-
-    limit: int
-    listed: list[Discrepancy] = field(default_factory=list)
-    counts: Counter[str] = field(default_factory=Counter)
-
-    def add(self, discrepancy: Discrepancy) -> None:
-        self.counts[discrepancy.kind.value] += 1
-        if len(self.listed) < self.limit:
-            self.listed.append(discrepancy)
-
-
 def audit(
     session_factory: sessionmaker[Session],
     backend: ChainBackend,
@@ -206,24 +201,26 @@ def audit(
     progress: AuditProgress | None = None,
     max_listed: int = MAX_LISTED,
     indexer_name: str = DEFAULT_NAME,
+    workers: int | None = None,
 ) -> AuditReport:
     """Cross-check the whole index database of ``session_factory`` against the chain.
 
-    Discrepancies are reported, never raised; :class:`~ipchain.errors.ChainError` (or
+    ``workers`` worker processes split the block range (a JSON-RPC chain only: the embedded
+    chain is one process's); by default large databases (:data:`PARALLEL_FROM_EVENTS`) use one
+    per CPU. Discrepancies are reported, never raised; :class:`~ipchain.errors.ChainError` (or
     :class:`~ipchain.errors.ChainUnavailableError`) is raised when the chain cannot be read,
     including when it reorganises under the audit.
     """
     started = time.perf_counter()
     started_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    registry_address = deployment.address("OfficeRegistry")
     ledger_address = deployment.address("RegisterLedger")
     problems = contract_problems(backend, deployment)
-    warnings: list[str] = []
     chain_head = backend.block_number()
-    collector = _Collector(max_listed)
+    collector = Collector(max_listed)
     with session_factory() as session:
-        connection = _snapshot(session)
-        database = connection.engine.url.render_as_string(hide_password=True)
+        options = snapshot_options(session.get_bind().dialect.name)
+        connection = session.connection(execution_options=options)
+        database_url = connection.engine.url
         indexed = _indexed_block(connection, indexer_name, deployment)
         to_block = indexed
         if indexed > chain_head:
@@ -233,36 +230,78 @@ def audit(
                 "chain's)"
             )
             to_block = chain_head
+        from_block = deployment.block_number
+        total_blocks = max(to_block - from_block + 1, 0)
+
+        def show(blocks: int, events_read: int) -> None:
+            if progress is not None:
+                progress(blocks, total_blocks, events_read)
+
+        count = _worker_count(workers, backend, connection)
+        if count > 1:
+            tasks = _tasks(
+                connection,
+                count,
+                database_url,
+                backend,
+                ledger_address,
+                from_block,
+                to_block,
+                max_listed,
+            )
+            ranges, walked = run_in_processes(
+                tasks, show, lambda: walk_all_stored_chains(connection, max_listed)
+            )
+        else:
+            ranges = [
+                audit_range(
+                    connection,
+                    backend,
+                    ledger_address,
+                    from_block,
+                    to_block,
+                    first=True,
+                    last=True,
+                    listed=max_listed,
+                    progress=show,
+                )
+            ]
+            walked = walk_all_stored_chains(connection, max_listed)
+        # Rows and entries a range could not pair may pair with another range's.
         reconciler = Reconciler(
             collector.add, duplicate_of=lambda row: _duplicate_of(connection, row)
         )
-        stored = _StoredStream(connection)
-        from_block = deployment.block_number
-        total_blocks = max(to_block - from_block + 1, 0)
-        for last_block, expected in _anchored_windows(
-            backend, ledger_address, from_block, to_block, warnings
-        ):
-            reconciler.add(expected, stored.until(last_block))
-            if progress is not None:
-                progress(last_block - from_block + 1, total_blocks, reconciler.chain_events)
-        reconciler.add((), stored.until(None))  # rows beyond the audited blocks
+        chain_heads: dict[str, tuple[int, bytes]] = {}
+        warnings: list[str] = []
+        for part in ranges:
+            collector.merge(part.collector)
+            reconciler.add(part.leftover_chain, part.leftover_stored)
+            chain_heads.update(part.chain_heads)  # ranges in chain order: later heads win
+            warnings.extend(part.warnings)
         reconciler.finish()
-        stored_records = _check_record_rows(connection, reconciler)
+        collector.merge(walked)
+        stored_records = check_record_rows(
+            connection.execute(
+                select(records.c.record_key, records.c.head_entry_hash, records.c.event_count)
+            ),
+            chain_heads,
+            collector.add,
+        )
     totals = AuditTotals(
-        anchored_events=reconciler.chain_events,
-        stored_events=reconciler.stored_events,
-        matched_events=reconciler.matched,
-        verified_events=reconciler.verified,
-        documents_rehashed=reconciler.rehashed,
-        records=len(reconciler.records),
+        anchored_events=sum(part.chain_events for part in ranges),
+        stored_events=sum(part.stored_events for part in ranges),
+        matched_events=sum(part.matched for part in ranges) + reconciler.matched,
+        verified_events=sum(part.verified for part in ranges) + reconciler.verified,
+        documents_rehashed=sum(part.rehashed for part in ranges) + reconciler.rehashed,
+        records=len(chain_heads),
         stored_records=stored_records,
         blocks=total_blocks,
     )
     return AuditReport(
         chain_id=backend.chain_id,
-        registry_address=registry_address,
+        registry_address=deployment.address("OfficeRegistry"),
         ledger_address=ledger_address,
-        database=database,
+        database=database_url.render_as_string(hide_password=True),
         from_block=from_block,
         to_block=to_block,
         chain_head=chain_head,
@@ -294,18 +333,7 @@ def contract_problems(backend: ChainBackend, deployment: Deployment) -> list[str
     return code_problems(reader.registry_address, registry_code, reader.ledger_address, ledger_code)
 
 
-# ------------------------------------------------------------------------------ the database
-
-
-def _snapshot(session: Session) -> Connection:
-    """The session's connection, in a transaction that sees one state of the database from
-    the first read to the last (SQLite's transactions always do; PostgreSQL's default
-    isolation would let a live indexer's commits show up halfway)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return session.connection(
-            execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
-        )
-    return session.connection()
+# ------------------------------------------------------------------------------ helpers
 
 
 def _indexed_block(connection: Connection, name: str, deployment: Deployment) -> int:
@@ -315,31 +343,59 @@ def _indexed_block(connection: Connection, name: str, deployment: Deployment) ->
     return deployment.block_number - 1 if block is None else int(block)
 
 
-class _StoredStream:
-    """The ``events`` rows in chain order, handed out block range by block range."""
+def _worker_count(workers: int | None, backend: ChainBackend, connection: Connection) -> int:
+    """Worker processes for this audit: only a JSON-RPC node can be read from several."""
+    from ipchain.chain.rpc import RpcChain
 
-    def __init__(self, connection: Connection) -> None:
-        result = connection.execution_options(yield_per=_STORED_ROWS_PER_FETCH).execute(
-            select(*STORED_COLUMNS).order_by(events.c.block_number, events.c.log_index)
+    if not isinstance(backend, RpcChain):
+        return 1
+    if workers is not None:
+        return max(workers, 1)
+    if (os.cpu_count() or 1) < 2:
+        return 1
+    stored = connection.execute(select(func.count()).select_from(events)).scalar() or 0
+    return min(os.cpu_count() or 1, MAX_WORKERS) if stored >= PARALLEL_FROM_EVENTS else 1
+
+
+def _tasks(
+    connection: Connection,
+    count: int,
+    database_url: URL,
+    backend: ChainBackend,
+    ledger_address: str,
+    from_block: int,
+    to_block: int,
+    listed: int,
+) -> list[RangeTask]:
+    """``count`` block ranges holding about as many stored events each."""
+    stored = connection.execute(select(func.count()).select_from(events)).scalar() or 0
+    bounds = [from_block - 1]
+    for index in range(1, count):
+        block = connection.execute(
+            select(events.c.block_number)
+            .order_by(events.c.block_number, events.c.log_index)
+            .offset(stored * index // count)
+            .limit(1)
+        ).scalar()
+        if isinstance(block, int) and bounds[-1] < block < to_block:
+            bounds.append(block)
+    bounds.append(to_block)
+    url = database_url.render_as_string(hide_password=False)
+    rpc_url = backend.url  # type: ignore[attr-defined]
+    return [
+        RangeTask(
+            index=index,
+            database_url=url,
+            rpc_url=rpc_url,
+            ledger_address=ledger_address,
+            from_block=low + 1,
+            to_block=high,
+            first=index == 0,
+            last=index == len(bounds) - 2,
+            listed=listed,
         )
-        self._rows: Iterator[Any] = iter(result)
-        self._next: Any = next(self._rows, None)
-
-    def until(self, block: int | None) -> list[Any]:
-        """The rows up to ``block`` included (all that are left when None). Rows whose block
-        is not a number at all (a tampered SQLite value) sort last and come with the rest."""
-        taken = []
-        row = self._next
-        rows = self._rows
-        while row is not None:
-            if block is not None:
-                number = row.block_number
-                if type(number) is not int or number > block:
-                    break
-            taken.append(row)
-            row = next(rows, None)
-        self._next = row
-        return taken
+        for index, (low, high) in enumerate(itertools.pairwise(bounds))
+    ]
 
 
 def _duplicate_of(connection: Connection, row: Any) -> int | None:
@@ -354,66 +410,3 @@ def _duplicate_of(connection: Connection, row: Any) -> int | None:
         .order_by(events.c.seq)
         .limit(1)
     ).scalar()
-
-
-def _check_record_rows(connection: Connection, reconciler: Reconciler) -> int:
-    seen: set[str] = set()
-    result = connection.execution_options(yield_per=_STORED_ROWS_PER_FETCH).execute(
-        select(records.c.record_key, records.c.head_entry_hash, records.c.event_count)
-    )
-    for record_key, head, event_count in result:
-        seen.add(record_key)
-        reconciler.check_record_row(record_key, head, event_count)
-    reconciler.missing_record_rows(seen)
-    return len(seen)
-
-
-# ------------------------------------------------------------------------------ the chain
-
-
-def _anchored_windows(
-    backend: ChainBackend, ledger_address: str, from_block: int, to_block: int, warnings: list[str]
-) -> Iterator[tuple[int, list[dict[str, Any]]]]:
-    """(last block, expected rows of its range's entries), range after range, each read with
-    one ``eth_getLogs``. Ranges grow or shrink to hold about :data:`_TARGET_LOGS` logs."""
-    chunk = _FIRST_CHUNK_BLOCKS
-    start = from_block
-    while start <= to_block:
-        stop = min(to_block, start + chunk - 1)
-        logs = backend.get_logs(
-            address=ledger_address, from_block=start, to_block=stop, topics=[_EVENT_RECORDED]
-        )
-        yield stop, _expected_rows(backend, logs, warnings)
-        if len(logs) > 2 * _TARGET_LOGS:
-            chunk = max(chunk // 2, 1)
-        elif len(logs) < _TARGET_LOGS // 2:
-            chunk *= 2
-        start = stop + 1
-
-
-def _expected_rows(
-    backend: ChainBackend, logs: list[LogEntry], warnings: list[str]
-) -> list[dict[str, Any]]:
-    timestamps: dict[int, int] = {}
-    rows = []
-    for log in logs:
-        timestamp = timestamps.get(log.block_number)
-        if timestamp is None:
-            block = backend.get_block(log.block_number)
-            if block.hash != log.block_hash:
-                raise ChainError(
-                    f"block {log.block_number} changed while it was audited (a reorganisation): "
-                    "run the audit again"
-                )
-            timestamp = timestamps[log.block_number] = block.timestamp
-        try:
-            entry = entry_from_raw_log(log)
-        except (ValueError, UnicodeDecodeError):
-            # The indexer skips such an entry too (a record key that is not UTF-8).
-            warnings.append(
-                f"log {log.log_index} of block {log.block_number} is not a readable "
-                "EventRecorded entry; not audited"
-            )
-            continue
-        rows.append(expected_row(entry, timestamp))
-    return rows

@@ -25,7 +25,9 @@ from ipchain._internal.audit_checks import (
     Discrepancy,
     DiscrepancyKind,
     Reconciler,
+    check_record_rows,
     expected_row,
+    walk_stored_chains,
 )
 from ipchain._internal.verify_chain import ChainReader, RecordedEvent, read_history, signer_verdict
 from ipchain.audit import contract_problems
@@ -137,10 +139,12 @@ class VerificationService:
         reconciler = Reconciler(found.append, duplicate_of=_duplicates_in(stored_rows))
         reconciler.add(expected, stored_rows)
         reconciler.finish()
-        if record_row is not None:
-            reconciler.check_record_row(key, record_row.head_entry_hash, record_row.event_count)
-        else:
-            reconciler.missing_record_rows(set())
+        walk_stored_chains(
+            [(row.record_key, row.seq, row.entry_hash, row.prev_entry_hash) for row in stored_rows],
+            found.append,
+        )
+        record_rows = [] if record_row is None else [(key, *record_row)]
+        check_record_rows(record_rows, reconciler.chain_heads, found.append)
         checks = _event_checks(history, stored_rows, found)
         return StoredRecordVerification(
             record_key=key,
@@ -263,7 +267,8 @@ def _normalised_key(record_key: str) -> str:
     try:
         return str(RecordKey.parse(record_key))
     except InvalidInputError as error:
-        raise InvalidInputError(str(error), field="record_key") from None
+        error.field = "record_key"
+        raise
 
 
 def _anchored(event: RecordedEvent) -> AnchoredEntry:

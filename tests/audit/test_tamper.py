@@ -19,6 +19,7 @@ from ipchain.encoding import canonical_bytes, entry_hash, event_code_bytes8, rec
 from tests.audit.conftest import DESIGN, HASH_ONLY, SECOND, TRADEMARK, IndexedNode
 
 FAKE_HASH = bytes.fromhex("ab" * 32)
+COPY_HASH = bytes.fromhex("cd" * 32)
 
 
 def run_audit_of(node: IndexedNode) -> AuditReport:
@@ -143,7 +144,7 @@ def insert_duplicate(node: IndexedNode) -> None:
         " effective_date, document, document_hash, :prev, office, signer, block_number,"
         " block_hash, transaction_hash, log_index + 100, block_timestamp FROM events WHERE "
         + _where(TRADEMARK, 1),
-        entry=FAKE_HASH,
+        entry=COPY_HASH,
         prev=head,
     )
 

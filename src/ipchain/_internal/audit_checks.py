@@ -1,14 +1,18 @@
-"""The audit's comparison of stored events with anchored entries, shared by the full audit
-(:func:`ipchain.audit.audit`) and the per-record check behind ``GET .../verify``.
+"""The audit's checks, shared by the full audit (:func:`ipchain.audit.audit`) and the check of
+one record behind ``GET .../verify``.
 
-A :class:`Reconciler` is fed the chain's entries and the database's ``events`` rows in windows
-(block ranges for the full audit, one record for the API). It pairs rows with entries by entry
-hash, compares every stored column with what the indexer would have written for the entry,
-re-hashes each stored document (SHA-256, over its RFC 8785 form when the stored bytes are not
-the anchored ones) and recomputes each stored entry hash from the stored fields; it also walks
-each record's stored hash chain in stored order. Rows left unpaired are paired at the end by
-(record, seq), then by chain position, so a row whose entry hash was altered is reported as
-such rather than as one missing and one foreign event. docs/audit.md lists every check.
+* :class:`Reconciler` pairs the database's ``events`` rows with the chain's entries by entry
+  hash (fed in windows, in any grouping), compares every stored column with what the indexer
+  would have written for the entry, re-hashes each stored document (SHA-256 of its bytes, or of
+  its RFC 8785 form when those are not the anchored bytes) and recomputes each stored entry
+  hash from the stored fields. Rows left unpaired are paired at the end by (record, seq), then
+  by chain position, so a row whose entry hash was altered is reported as such rather than as
+  one missing event and one foreign event.
+* :func:`walk_stored_chains` follows each record's stored events in stored order: seq from 1,
+  each ``prev_entry_hash`` the entry hash before it.
+* :func:`check_record_rows` compares the ``records`` rows with the anchored heads.
+
+docs/audit.md lists every check.
 """
 
 from __future__ import annotations
@@ -16,12 +20,14 @@ from __future__ import annotations
 import datetime
 import functools
 import hashlib
+import operator
+from collections import namedtuple
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
-from sqlalchemy import String, type_coerce
+from sqlalchemy import String, cast
 
 from ipchain.db.register import events
 
@@ -92,14 +98,28 @@ class Discrepancy:
 
 
 STORED_COLUMNS: Final = tuple(
-    # Dates are read as the database holds them: a value an attacker made invalid must be
-    # reported, not crash SQLAlchemy's date conversion.
-    type_coerce(column, String).label(column.name)
+    # Dates are read as text, the indexer's form (YYYY-MM-DD): a value an attacker made
+    # invalid (SQLite keeps anything) must be reported, not crash a date conversion.
+    cast(column, String).label(column.name)
     if column.name in ("event_date", "effective_date")
     else column
     for column in events.columns
 )
 """Every column of ``events``, in table order, for the audit's selects."""
+
+_expected_values: Final = operator.itemgetter(*(column.name for column in events.columns))
+"""An expected row's values in the order of :data:`STORED_COLUMNS`."""
+
+StoredRow = namedtuple("StoredRow", [column.name for column in events.columns])  # type: ignore[misc]
+"""A stored ``events`` row detached from its database result (to cross process bounds)."""
+
+CHAIN_COLUMNS: Final = (
+    events.c.record_key,
+    events.c.seq,
+    events.c.entry_hash,
+    events.c.prev_entry_hash,
+)
+"""What :func:`walk_stored_chains` reads, ordered by record and seq."""
 
 _HASHED_FIELDS: Final = frozenset(
     ("record_key", "seq", "event_code", "document_hash", "prev_entry_hash", "office", "entry_hash")
@@ -175,20 +195,6 @@ def _canonical_digest(text: object) -> bytes | None:
         return None
 
 
-class _RecordState:
-    """What the reconciler keeps per record: the anchored head, and the stored hash chain
-    walked so far (with rows that arrived ahead of their turn)."""
-
-    __slots__ = ("chain_head", "chain_seq", "stash", "stored_head", "stored_seq")
-
-    def __init__(self) -> None:
-        self.chain_seq = 0
-        self.chain_head = ZERO_HASH
-        self.stored_seq = 0
-        self.stored_head = ZERO_HASH
-        self.stash: dict[int, tuple[bytes, bytes]] | None = None
-
-
 class Reconciler:
     """Pairs stored rows with anchored entries and reports every difference to ``report``.
 
@@ -208,7 +214,8 @@ class Reconciler:
         self._duplicate_of = duplicate_of
         self._pending_chain: dict[bytes, dict[str, Any]] = {}
         self._pending_stored: dict[bytes, Any] = {}
-        self.records: dict[str, _RecordState] = {}
+        self.chain_heads: dict[str, tuple[int, bytes]] = {}
+        """Each record's last anchored (seq, entry hash) among the entries fed."""
         self.chain_events = 0
         """Anchored entries fed."""
         self.stored_events = 0
@@ -219,24 +226,20 @@ class Reconciler:
         """Paired rows without any difference."""
         self.rehashed = 0
         """Stored documents re-hashed."""
-        self.failed_events: set[tuple[str, int | None]] = set()
-        """(record, seq) of every event with a discrepancy (for per-event verdicts)."""
 
     # ------------------------------------------------------------------ feeding
 
     def add(self, expected: Iterable[dict[str, Any]], stored: Iterable[Any]) -> None:
         """Pair one window's anchored entries (expected rows, chain order) and stored rows."""
         by_hash: dict[bytes, dict[str, Any]] = {}
+        heads = self.chain_heads
         for row in expected:
             self.chain_events += 1
-            state = self._state(row["record_key"])
-            state.chain_seq = row["seq"]
-            state.chain_head = row["entry_hash"]
+            heads[row["record_key"]] = (row["seq"], row["entry_hash"])
             by_hash[row["entry_hash"]] = row
         pending_chain = self._pending_chain
         for row in stored:
             self.stored_events += 1
-            self._walk_stored_chain(row)
             stored_hash = _normalised(row.entry_hash)
             anchored = by_hash.pop(stored_hash, None)
             if anchored is None and pending_chain:
@@ -254,21 +257,28 @@ class Reconciler:
             else:
                 self._missing(anchored)
 
-    def _state(self, record_key: str) -> _RecordState:
-        state = self.records.get(record_key)
-        if state is None:
-            state = self.records[record_key] = _RecordState()
-        return state
-
     def _emit(self, discrepancy: Discrepancy) -> None:
-        self.failed_events.add((discrepancy.record_key, discrepancy.seq))
         self._report(discrepancy)
+
+    def leftovers(self) -> tuple[list[dict[str, Any]], list[Any]]:
+        """Take the entries and rows not paired so far (to pair them with another window's,
+        e.g. a worker process's): expected rows, and stored rows as :data:`StoredRow`."""
+        chain = list(self._pending_chain.values())
+        stored = [StoredRow(*row) for row in self._pending_stored.values()]
+        self._pending_chain, self._pending_stored = {}, {}
+        return chain, stored
 
     # ------------------------------------------------------------------ one pair
 
     def compare(self, anchored: Mapping[str, Any], stored: Any) -> None:
         """Report every difference between a stored row and the row expected for its entry."""
         self.matched += 1
+        # Almost every row is exactly the expected one: one tuple comparison, then the values
+        # re-hashed. Only a row that differs goes through the column-by-column explanation.
+        if stored == _expected_values(anchored) and _rehashes(stored):
+            self.verified += 1
+            self.rehashed += stored.document is not None
+            return
         key, seq, anchored_hash = anchored["record_key"], anchored["seq"], anchored["entry_hash"]
         found: list[Discrepancy] = []
 
@@ -345,98 +355,11 @@ class Reconciler:
         else:
             self.verified += 1
 
-    # ------------------------------------------------------------------ stored hash chains
-
-    def _walk_stored_chain(self, row: Any) -> None:
-        """Follow the record's stored hash chain in stored ``seq`` order, whatever order rows
-        arrive in: rows ahead of their turn wait in the record's stash."""
-        state = self._state(row.record_key)
-        link = (_normalised(row.entry_hash), _normalised(row.prev_entry_hash))
-        seq = row.seq
-        if not isinstance(seq, int) or seq <= state.stored_seq:
-            self._emit(
-                Discrepancy(
-                    row.record_key,
-                    seq if isinstance(seq, int) else None,
-                    link[0] if isinstance(link[0], bytes) else None,
-                    DiscrepancyKind.CHAIN_BROKEN,
-                    f"stored seq {_shown(seq)} is not a position after event {state.stored_seq}",
-                    "seq",
-                )
-            )
-            return
-        if seq != state.stored_seq + 1:
-            if state.stash is None:
-                state.stash = {}
-            state.stash[seq] = link
-            return
-        self._link(row.record_key, state, seq, link)
-        while state.stash and state.stored_seq + 1 in state.stash:
-            self._link(
-                row.record_key, state, state.stored_seq + 1, state.stash.pop(state.stored_seq + 1)
-            )
-
-    def _link(
-        self, record_key: str, state: _RecordState, seq: int, link: tuple[bytes, bytes]
-    ) -> None:
-        stored_hash, previous = link
-        if previous != state.stored_head:
-            before = (
-                "zeros (it is the first event)"
-                if seq == 1
-                else f"{_hex(state.stored_head)} (event {seq - 1} as stored)"
-            )
-            self._emit(
-                Discrepancy(
-                    record_key,
-                    seq,
-                    stored_hash if isinstance(stored_hash, bytes) else None,
-                    DiscrepancyKind.CHAIN_BROKEN,
-                    f"stored event {seq} links to {_shown(previous)}, should link to {before}",
-                    "prev_entry_hash",
-                )
-            )
-        state.stored_seq = seq
-        state.stored_head = stored_hash
-
-    def _close_stored_chains(self) -> None:
-        """Report the gaps left in stored histories (events the stash still waits for)."""
-        for record_key, state in self.records.items():
-            while state.stash:
-                following = min(state.stash)
-                stored_hash, previous = state.stash[following]
-                gap = (
-                    f"event {state.stored_seq + 1}"
-                    if following == state.stored_seq + 2
-                    else f"events {state.stored_seq + 1} to {following - 1}"
-                )
-                self._emit(
-                    Discrepancy(
-                        record_key,
-                        following,
-                        stored_hash if isinstance(stored_hash, bytes) else None,
-                        DiscrepancyKind.CHAIN_BROKEN,
-                        f"the stored history lacks {gap}: stored event {following} links to "
-                        f"{_shown(previous)}, which no stored event precedes",
-                        "seq",
-                    )
-                )
-                # Resume the walk after the gap (its break is reported once).
-                state.stored_seq = following - 1
-                state.stored_head = previous
-                while state.stored_seq + 1 in state.stash:
-                    self._link(
-                        record_key,
-                        state,
-                        state.stored_seq + 1,
-                        state.stash.pop(state.stored_seq + 1),
-                    )
-
     # ------------------------------------------------------------------ the end
 
     def finish(self) -> None:
         """Pair what is left by (record, seq), then by chain position; report the rest as
-        missing or not on chain, and the stored histories' gaps."""
+        missing or not on chain."""
         leftovers = list(self._pending_stored.values())
         self._pending_stored = {}
         unpaired_chain = dict(self._pending_chain)
@@ -457,7 +380,6 @@ class Reconciler:
             self._missing(anchored)
         for row in still_stored:
             self._foreign(row)
-        self._close_stored_chains()
 
     def _missing(self, anchored: Mapping[str, Any]) -> None:
         self._emit(
@@ -499,64 +421,14 @@ class Reconciler:
             )
         )
 
-    # ------------------------------------------------------------------ records
 
-    def check_record_row(self, record_key: str, head: object, event_count: object) -> None:
-        """Compare a stored ``records`` row with the record's anchored head."""
-        state = self.records.get(record_key)
-        if state is None or state.chain_seq == 0:
-            self._emit(
-                Discrepancy(
-                    record_key,
-                    None,
-                    None,
-                    DiscrepancyKind.NOT_ON_CHAIN,
-                    "the records table has this record, no event of it is anchored",
-                    "record_key",
-                )
-            )
-            return
-        head = _normalised(head)
-        if head != state.chain_head:
-            self._emit(
-                Discrepancy(
-                    record_key,
-                    None,
-                    None,
-                    DiscrepancyKind.FIELD_MISMATCH,
-                    f"records row has head entry hash {_shown(head)}, the anchored head is "
-                    f"{_hex(state.chain_head)}",
-                    "head_entry_hash",
-                )
-            )
-        if event_count != state.chain_seq:
-            self._emit(
-                Discrepancy(
-                    record_key,
-                    None,
-                    None,
-                    DiscrepancyKind.FIELD_MISMATCH,
-                    f"records row counts {_shown(event_count)} events, {state.chain_seq} are "
-                    "anchored",
-                    "event_count",
-                )
-            )
-
-    def missing_record_rows(self, seen: set[str]) -> None:
-        """Report anchored records that have no ``records`` row (``seen``: those that do)."""
-        for record_key, state in self.records.items():
-            if state.chain_seq and record_key not in seen:
-                self._emit(
-                    Discrepancy(
-                        record_key,
-                        None,
-                        None,
-                        DiscrepancyKind.MISSING_IN_DB,
-                        f"{state.chain_seq} events are anchored, the records table lacks the "
-                        "record",
-                        "record_key",
-                    )
-                )
+def _rehashes(stored: Any) -> bool:
+    """Whether a stored row's document hashes to its document hash and its fields to its
+    entry hash."""
+    document = stored.document
+    if document is not None and document_digest(document) != stored.document_hash:
+        return False
+    return bool(recompute_entry_hash(stored) == stored.entry_hash)
 
 
 def recompute_entry_hash(stored: Any) -> bytes | None:
@@ -573,3 +445,117 @@ def recompute_entry_hash(stored: Any) -> bytes | None:
         )
     except (IpchainError, TypeError, ValueError, AttributeError):
         return None
+
+
+# ------------------------------------------------------------------------------ hash chains
+
+
+def walk_stored_chains(
+    rows: Iterable[tuple[Any, Any, Any, Any]], report: Callable[[Discrepancy], None]
+) -> None:
+    """Follow each record's stored hash chain: ``rows`` are (record key, seq, entry hash,
+    previous entry hash) ordered by record and seq. Each record's events must be numbered from
+    1 without gaps, the first linking to zeros and each other to the entry hash before it."""
+    record_key: Any = None
+    last_seq, last_hash = 0, ZERO_HASH
+    for key, seq, stored_hash, previous in rows:
+        if key != record_key:
+            record_key, last_seq, last_hash = key, 0, ZERO_HASH
+        stored_hash, previous = _normalised(stored_hash), _normalised(previous)
+        if seq == last_seq + 1 and previous == last_hash:
+            last_seq, last_hash = seq, stored_hash
+            continue
+        if not isinstance(seq, int) or seq <= last_seq:
+            detail = f"stored seq {_shown(seq)} does not follow event {last_seq}"
+            field = "seq"
+        elif seq != last_seq + 1:
+            gap = (
+                f"event {last_seq + 1}"
+                if seq == last_seq + 2
+                else f"events {last_seq + 1} to {seq - 1}"
+            )
+            detail = f"the stored history lacks {gap}: stored event {seq} has no predecessor"
+            field = "seq"
+        else:
+            should = (
+                "zeros (it is the first event)"
+                if seq == 1
+                else f"{_hex(last_hash)} (event {last_seq} as stored)"
+            )
+            detail = f"stored event {seq} links to {_shown(previous)}, should link to {should}"
+            field = "prev_entry_hash"
+        report(
+            Discrepancy(
+                str(key),
+                seq if isinstance(seq, int) else None,
+                stored_hash if isinstance(stored_hash, bytes) else None,
+                DiscrepancyKind.CHAIN_BROKEN,
+                detail,
+                field,
+            )
+        )
+        if isinstance(seq, int):  # walk on from here: each break is reported once
+            last_seq, last_hash = seq, stored_hash
+
+
+def check_record_rows(
+    rows: Iterable[tuple[Any, Any, Any]],
+    chain_heads: Mapping[str, tuple[int, bytes]],
+    report: Callable[[Discrepancy], None],
+) -> int:
+    """Compare ``records`` rows (record key, head entry hash, event count) with the anchored
+    heads; report anchored records without a row. Returns the number of rows."""
+    seen: set[str] = set()
+    for record_key, head, event_count in rows:
+        seen.add(record_key)
+        anchored = chain_heads.get(record_key)
+        if anchored is None:
+            report(
+                Discrepancy(
+                    record_key,
+                    None,
+                    None,
+                    DiscrepancyKind.NOT_ON_CHAIN,
+                    "the records table has this record, no event of it is anchored",
+                    "record_key",
+                )
+            )
+            continue
+        seq, anchored_head = anchored
+        head = _normalised(head)
+        if head != anchored_head:
+            report(
+                Discrepancy(
+                    record_key,
+                    None,
+                    None,
+                    DiscrepancyKind.FIELD_MISMATCH,
+                    f"records row has head entry hash {_shown(head)}, the anchored head is "
+                    f"{_hex(anchored_head)}",
+                    "head_entry_hash",
+                )
+            )
+        if event_count != seq:
+            report(
+                Discrepancy(
+                    record_key,
+                    None,
+                    None,
+                    DiscrepancyKind.FIELD_MISMATCH,
+                    f"records row counts {_shown(event_count)} events, {seq} are anchored",
+                    "event_count",
+                )
+            )
+    for record_key, (seq, _head) in chain_heads.items():
+        if record_key not in seen:
+            report(
+                Discrepancy(
+                    record_key,
+                    None,
+                    None,
+                    DiscrepancyKind.MISSING_IN_DB,
+                    f"{seq} events are anchored, the records table lacks the record",
+                    "record_key",
+                )
+            )
+    return len(seen)

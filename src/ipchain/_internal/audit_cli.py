@@ -32,6 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ipchain.audit import AuditReport, audit
 from ipchain.config import Settings
+from ipchain.contracts import Deployment
 from ipchain.db.base import make_engine, session_factory
 from ipchain.errors import IpchainError
 
@@ -95,6 +96,7 @@ def _run(settings: Settings, console: Console) -> AuditReport:
             f"{settings.data_dir} is not an initialised node (no {settings.deployment_file.name}):"
             " run 'ipchain init', or give the --data-dir of the node to audit"
         )
+    _check_deployment_file(settings)
     engine = _open_index(settings)
     try:
         from ipchain.node import Node
@@ -109,6 +111,7 @@ def _run(settings: Settings, console: Console) -> AuditReport:
                 TimeElapsedColumn(),
                 console=console,
                 transient=True,
+                disable=not console.is_terminal,
             ) as bar:
                 task = bar.add_task("Auditing", total=None, events=0)
 
@@ -121,6 +124,13 @@ def _run(settings: Settings, console: Console) -> AuditReport:
             node.close()
     finally:
         engine.dispose()
+
+
+def _check_deployment_file(settings: Settings) -> None:
+    try:
+        Deployment.from_json(json.loads(settings.deployment_file.read_text("utf-8")))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        raise _BadInput(f"{settings.deployment_file} is not a deployment file") from None
 
 
 def _open_index(settings: Settings) -> Engine:

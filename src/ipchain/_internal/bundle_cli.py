@@ -43,7 +43,7 @@ def run_bundle(settings: Settings, record_key: str, out: Path | None) -> int:
             node.close()
         content = dump_bundle(bundle)
         if out is None:
-            sys.stdout.buffer.write(content)
+            sys.stdout.write(content.decode("utf-8"))
             sys.stdout.flush()
         else:
             _write(out, content)
