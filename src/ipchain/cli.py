@@ -160,6 +160,116 @@ def besu(context: typer.Context) -> None:
     raise typer.Exit(besu_main(context.args))
 
 
+Acting = Annotated[
+    str,
+    typer.Option(
+        "--as", help="ST.3 code of the office to act for (its keys in the node's keystore)."
+    ),
+]
+
+
+@app.command()
+def propose(
+    action: Annotated[
+        str,
+        typer.Argument(
+            help="admit-office, suspend-office, reinstate-office, remove-office, add-signer, "
+            "revoke-signer, change-threshold or approve-schema."
+        ),
+    ],
+    acting: Acting,
+    office: Annotated[str | None, typer.Option(help="Office the proposal concerns.")] = None,
+    account: Annotated[
+        str | None, typer.Option(help="New admin (admit-office) or signer key.")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Office name (admit-office) or schema definition.")
+    ] = None,
+    value: Annotated[
+        int | None, typer.Option(help="New threshold in basis points (change-threshold).")
+    ] = None,
+    profile_hash: Annotated[
+        str | None, typer.Option(help="Profile document SHA-256 (admit-office).")
+    ] = None,
+    data_dir: DataDir = None,
+    rpc_url: RpcUrl = None,
+) -> None:
+    """Propose a change to the consortium as an office (its admin key); its vote counts."""
+    from ipchain._internal.governance_cli import propose_command
+
+    settings = _settings(data_dir, rpc_url)
+    for line in propose_command(
+        settings,
+        action,
+        acting,
+        office=office,
+        account=account,
+        name=name,
+        value=value,
+        profile_hash=profile_hash,
+    ):
+        console.print(line, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def vote(
+    proposal_id: Annotated[int, typer.Argument(help="Proposal id.", min=0)],
+    acting: Acting,
+    data_dir: DataDir = None,
+    rpc_url: RpcUrl = None,
+) -> None:
+    """Vote for a proposal as an office (its admin key)."""
+    from ipchain._internal.governance_cli import vote_command
+
+    for line in vote_command(_settings(data_dir, rpc_url), proposal_id, acting):
+        console.print(line, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def attest(
+    schema: Annotated[str, typer.Option(help="Approved schema, e.g. ipchain/party-identity/v1.")],
+    acting: Acting,
+    claim: Annotated[Path | None, typer.Option(help="The claim document (JSON file).")] = None,
+    expires: Annotated[
+        str | None, typer.Option(help="When it stops holding: Unix seconds or ISO 8601.")
+    ] = None,
+    certificate: Annotated[
+        Path | None, typer.Option(help="PEM certificate (ipchain/office-certificate/v1).")
+    ] = None,
+    ref: Annotated[str | None, typer.Option(help="Uid of an attestation it builds on.")] = None,
+    data_dir: DataDir = None,
+    rpc_url: RpcUrl = None,
+) -> None:
+    """Attest a claim as an office (its signer key); only the claim's hash goes on-chain."""
+    from ipchain._internal.governance_cli import attest_command
+
+    settings = _settings(data_dir, rpc_url)
+    for line in attest_command(
+        settings,
+        schema,
+        acting,
+        claim_file=claim,
+        expires=expires,
+        certificate_file=certificate,
+        ref_uid=ref,
+    ):
+        console.print(line, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def revoke(
+    uid: Annotated[str, typer.Argument(help="Attestation uid (0x…).")],
+    acting: Acting,
+    data_dir: DataDir = None,
+    rpc_url: RpcUrl = None,
+) -> None:
+    """Revoke an attestation of an office (its signer key; only the issuer may)."""
+    from ipchain._internal.governance_cli import revoke_command
+
+    for line in revoke_command(_settings(data_dir, rpc_url), uid, acting):
+        console.print(line, highlight=False, soft_wrap=True)
+
+
 @token_app.command("create")
 def token_create(
     office: Annotated[str, typer.Option(help="ST.3 code of the office the token acts for.")],
