@@ -114,9 +114,10 @@ def load_or_issue_office_certificate(
             return path.read_bytes()
         except CertificateError:
             pass  # expired, or from an earlier CA: issue a fresh one
-    pem, key = issue_office_certificate(
-        ca_pem, ca_key, office, office_name, OFFICE_CERTIFICATE_DAYS
-    )
+    # X.509 limits a common name to 64 characters (ub-common-name); official names can be
+    # longer ("Industrial Property Registrations Directorate, Commerce Department").
+    name = office_name if len(office_name) <= 64 else office_name[:61].rstrip() + "..."
+    pem, key = issue_office_certificate(ca_pem, ca_key, office, name, OFFICE_CERTIFICATE_DAYS)
     keystore = Keystore(certificates_directory(data_dir))
     key_path = certificates_directory(data_dir) / f"{office}.key.pem"
     if key_path.exists():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -81,6 +82,11 @@ def test_demo_anchors_reads_back_verifies_and_catches_tampering(
     assert "NOT verified" not in out
     assert "tampered" in out and "caught" in out
     assert "RegisterForeignRecord" in out
+    # Governance scene: MT proposed by EM, voted in by AU, certificate bound, first events.
+    assert "2 of 3: passed, MT active" in out and "3 of 4: passed, key bound" in out
+    assert "MT admitted by vote, its certificate binding verified" in out
+    anchored = re.search(r"(\d+) first events anchored", out)
+    assert anchored is not None and int(anchored.group(1)) > 0
 
 
 @pytest.mark.parametrize("command", [["--help"], ["verify", "--help"], ["serve", "--help"]])

@@ -2,7 +2,9 @@
 
 Three offices anchor trademark and design events; the events are read back from the chain
 itself, each record's hash chain is verified, a modified document is caught, and an office
-trying to write another office's record is refused by the contract.
+trying to write another office's record is refused by the contract. Then a new office, MT
+(Malta), is proposed by EM and voted in, gets its signer key by vote, binds its certificate
+from the consortium CA to its accounts, and anchors its first events.
 """
 
 from __future__ import annotations
@@ -15,14 +17,30 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from ipchain.attestations import (
+    Attestations,
+    attest_office_certificate,
+    verify_office_certificate_binding,
+)
 from ipchain.config import DEMO_OFFICES, Settings
 from ipchain.contracts import send_and_confirm
 from ipchain.demo_data import generate_demo_events
 from ipchain.encoding import ZERO_HASH, canonical_bytes, document_hash, hash_to_hex
 from ipchain.errors import ContractRevertError
+from ipchain.governance import Governance, OfficeStatus
+from ipchain.governance_setup import load_or_create_demo_ca, load_or_issue_office_certificate
+from ipchain.keys import OfficeKey
 from ipchain.ledger import EventToAnchor
 from ipchain.models import RegisterEvent
-from ipchain.node import Node, init_node, signer_key_name
+from ipchain.node import (
+    Node,
+    admin_key_name,
+    fund,
+    init_node,
+    keystore_password,
+    signer_key_name,
+)
+from ipchain.types import office_info
 from ipchain.verify import EventVerdict, verify_record
 
 RECORDS_PER_OFFICE = 12
@@ -58,6 +76,7 @@ def _run(settings: Settings, console: Console) -> None:
         _show_histories(node, documents, console)
         _show_tampering(node, documents, console)
         _show_foreign_write(node, console)
+        _show_governance(node, console)
     finally:
         node.close()
 
@@ -184,3 +203,94 @@ def _show_foreign_write(node: Node, console: Console) -> None:
         console.print(f"  EM writes AU/TM/2345678 → refused on chain: [red]{error}[/]")
     else:  # pragma: no cover - would be a contract bug
         console.print("  [red]EM wrote AU's record: the contract failed to refuse it[/]")
+
+
+NEW_OFFICE = "MT"
+"""The office the governance scene admits."""
+
+
+def _show_governance(node: Node, console: Console) -> None:
+    console.rule(f"A new office joins by vote: {NEW_OFFICE}")
+    gov = Governance(node.backend, node.deployment)
+    try:
+        gov.office(NEW_OFFICE)
+    except ContractRevertError:
+        pass  # not a member yet: the scene can run
+    else:
+        console.print(f"  {NEW_OFFICE} is already a member of this consortium (an earlier demo)")
+        return
+    name = office_info(NEW_OFFICE).name
+    admin, signer = _new_office_keys(node)
+    em, au = (node.office_key(admin_key_name(code)) for code in ("EM", "AU"))
+    table = Table(title=f"{NEW_OFFICE} ({name}) joins the consortium")
+    for column in ("step", "by", "outcome", "block"):
+        table.add_column(column)
+
+    def step(what: str, by: str, outcome: str) -> None:
+        table.add_row(what, by, outcome, str(node.backend.block_number()))
+
+    admission = gov.propose_admit_office(em, NEW_OFFICE, name, admin.address)
+    step(
+        f"propose admitting {NEW_OFFICE} (proposal {admission})", "EM", "1 vote of 3 active offices"
+    )
+    passed = gov.vote(au, admission)
+    member = gov.office(NEW_OFFICE).status is OfficeStatus.ACTIVE
+    step(
+        "vote", "AU", f"2 of 3: passed, {NEW_OFFICE} active" if passed and member else "not passed"
+    )
+    signer_proposal = gov.propose_add_signer(admin, NEW_OFFICE, signer.address)
+    step(f"propose its signer key (proposal {signer_proposal})", NEW_OFFICE, "1 vote of 4")
+    for voter, code in ((em, "EM"), (au, "AU")):
+        passed = gov.vote(voter, signer_proposal)
+        step("vote", code, "3 of 4: passed, key bound" if passed else "2 of 4")
+
+    password = keystore_password(node.settings)
+    ca_pem, ca_key = load_or_create_demo_ca(node.settings.data_dir, password)
+    certificate = load_or_issue_office_certificate(
+        node.settings.data_dir, ca_pem, ca_key, NEW_OFFICE, name, password
+    )
+    attestations = Attestations(node.backend, node.deployment)
+    attestation = attest_office_certificate(
+        attestations, signer, certificate, ca_pem, [admin.address, signer.address]
+    )
+    step("attest its certificate binding", NEW_OFFICE, f"attestation {_short(attestation.uid)}")
+    binding = verify_office_certificate_binding(
+        node.backend, node.deployment, certificate, ca_pem, NEW_OFFICE
+    )
+    step(
+        "verify the binding against the chain",
+        "anyone",
+        f"certificate {_short(binding.certificate.fingerprint_sha256)} ↔ "
+        f"{len(binding.accounts)} accounts",
+    )
+    events = generate_demo_events([NEW_OFFICE], records_per_office=3)
+    anchored = node.ledger.anchor(signer, [_to_anchor(event) for event in events])
+    records = len({entry.record_key for entry in anchored})
+    step("anchor its first events", NEW_OFFICE, f"{len(anchored)} events, {records} records")
+    console.print(table)
+    console.print(
+        f"  [green]{NEW_OFFICE} admitted[/] by vote, its certificate binding verified, "
+        f"{len(anchored)} first events anchored"
+    )
+
+
+def _new_office_keys(node: Node) -> tuple[OfficeKey, OfficeKey]:
+    """The new office's admin and signer keys, made in the node's keystore (and funded on a
+    dev chain) as its own node would hold them."""
+    password = keystore_password(node.settings)
+    names = (admin_key_name(NEW_OFFICE), signer_key_name(NEW_OFFICE))
+    for key_name in names:
+        if key_name not in node.keystore.names():
+            node.keystore.create(key_name, password)
+    fund(node.backend, [node.keystore.address_of(key_name) for key_name in names])
+    return node.office_key(names[0]), node.office_key(names[1])
+
+
+def _to_anchor(event: RegisterEvent) -> EventToAnchor:
+    document = event.to_document()
+    return EventToAnchor(
+        record_key=str(event.record_key),
+        event_code=event.event_code,
+        document_hash=document_hash(document),
+        document=canonical_bytes(document),
+    )
