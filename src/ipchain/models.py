@@ -13,21 +13,31 @@ re-exported here: :func:`replay_history`, :class:`RecordState` ...).
 
 Every value validates itself on construction, naming the offending field (relative to itself);
 :meth:`RegisterEvent.from_document` reports the full dotted path, e.g.
-``record_data.nice_classes[0].class_number``.
+``record_data.nice_classes[0].class_number``. Documents are read by
+:mod:`ipchain._internal.dataclass_json`: a quick pass for the usual valid document, and a
+careful one, field by field, to name the first problem of a bad one.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import re
-import types
-import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final, TypeVar
 
+from ipchain._internal.dataclass_json import (
+    ABSENT,
+    NotQuickError,
+    member,
+    read_object,
+    read_quickly,
+    read_record_key,
+    to_json,
+)
+from ipchain._internal.dataclass_json import invalid as _invalid
+from ipchain._internal.dataclass_json import relocated as _relocated
 from ipchain.errors import InvalidInputError, InvalidRecordKeyError
 from ipchain.history import RecordState as RecordState
 from ipchain.history import check_transition as check_transition
@@ -110,15 +120,10 @@ _HASH = re.compile(r"0x[0-9a-f]{64}")
 _LANGUAGE_CODE = re.compile(r"[a-z]{2}")
 _NICE_EDITION = re.compile(r"[0-9]{1,2}-[0-9]{4}")
 _NATIONAL_CODE = re.compile(r"[A-Za-z0-9._-]{1,16}")
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
 
 
 # --- validation helpers ----------------------------------------------------------------------
-
-
-def _invalid(field: str, reason: str) -> InvalidInputError:
-    return InvalidInputError(f"{field}: {reason}", field=field)
 
 
 def _check_text(value: object, field: str, max_length: int = _SHORT_TEXT) -> None:
@@ -160,17 +165,6 @@ def _check_items(
         if not isinstance(item, item_type):
             raise _invalid(f"{field}[{index}]", "has the wrong type")
     return value
-
-
-def _relocated(error: InvalidInputError, prefix: str) -> InvalidInputError:
-    """The same error with its field placed under ``prefix`` (``record_data`` ...)."""
-    if not prefix:
-        return error
-    inner = error.field or ""
-    reason = str(error).removeprefix(f"{inner}: ") if inner else str(error)
-    field = f"{prefix}.{inner}" if inner else prefix
-    relocated = type(error)(f"{field}: {reason}", field=field)
-    return relocated
 
 
 # --- parties and small values ----------------------------------------------------------------
@@ -553,158 +547,35 @@ class RegisterEvent:
     def to_document(self) -> dict[str, Any]:
         """The JSON document that is canonicalised and anchored (plain JSON types only)."""
         document: dict[str, Any] = {"schema": SCHEMA}
-        document.update(_to_json(self))
+        document.update(to_json(self))
         return document
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any]) -> RegisterEvent:
         """Read a register event document strictly; errors name the dotted field path."""
-        reader = _Reader(document, "")
-        if reader.take("schema", required=True) != SCHEMA:
-            raise _invalid("schema", f"must be {SCHEMA!r}")
-        key = reader.member("record_key", RecordKey, required=True)
-        # The record key says which kind of record data to expect.
-        data_type = TrademarkData if key.ip_type is IpType.TRADEMARK else DesignData
-        event: RegisterEvent = _read_object(
-            cls, reader, record_key=key, record_data=reader.member("record_data", data_type)
-        )
-        return event
-
-
-def _to_json(value: Any) -> Any:
-    """Dataclasses to objects without their unset fields; dates to YYYY-MM-DD; keys to text."""
-    if isinstance(value, RecordKey):
-        return str(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            field.name: _to_json(getattr(value, field.name))
-            for field in dataclasses.fields(value)
-            if not _is_unset(field, getattr(value, field.name))
-        }
-    if isinstance(value, tuple):
-        return [_to_json(item) for item in value]
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
-
-
-def _is_unset(field: dataclasses.Field[Any], value: object) -> bool:
-    # None is never written, nor a default such as links=(): a document holds one spelling
-    # of each event, which is what keeps its hash stable.
-    return value is None or (field.default is not dataclasses.MISSING and value == field.default)
-
-
-# --- strict document reading -----------------------------------------------------------------
-
-_T = TypeVar("_T")
-_ABSENT: Final = object()
-
-
-class _Reader:
-    """Reads one JSON object, tracking its dotted path and the members it consumed."""
-
-    def __init__(self, value: object, path: str) -> None:
-        if not isinstance(value, Mapping):
-            raise _invalid(path or "document", "must be a JSON object")
-        self._object: Mapping[str, Any] = value
-        self._path = path
-        self._taken: set[str] = set()
-
-    def path_of(self, name: str) -> str:
-        """The dotted path of a member of this object."""
-        return f"{self._path}.{name}" if self._path else name
-
-    def take(self, name: str, *, required: bool = False) -> Any:
-        """The raw member, or ``_ABSENT``; JSON null is refused (an unset field is omitted)."""
-        self._taken.add(name)
-        if name not in self._object:
-            if required:
-                raise _invalid(self.path_of(name), "is required")
-            return _ABSENT
-        value = self._object[name]
-        if value is None:
-            raise _invalid(self.path_of(name), "must not be null (omit it instead)")
-        return value
-
-    def member(self, name: str, kind: Any, *, required: bool = False) -> Any:
-        """The member converted to ``kind`` (a field's type), or None when absent. Value
-        checks are left to the constructors, which know the rules."""
-        raw = self.take(name, required=required)
-        if raw is _ABSENT:
-            return None
-        return self._convert(raw, _without_none(kind), self.path_of(name))
-
-    def _convert(self, raw: Any, kind: Any, field: str) -> Any:
-        if kind is date:
-            if not isinstance(raw, str) or not _ISO_DATE.fullmatch(raw):
-                raise _invalid(field, "must be a date written YYYY-MM-DD")
-            try:
-                return date.fromisoformat(raw)
-            except ValueError:
-                raise _invalid(field, f"{raw} is not a calendar date") from None
-        if kind is RecordKey:
-            return _read_record_key(raw, field)
-        if typing.get_origin(kind) is tuple:
-            if not isinstance(raw, list):
-                raise _invalid(field, "must be a JSON array")
-            item_kind = typing.get_args(kind)[0]
-            return tuple(
-                self._convert(item, item_kind, f"{field}[{index}]")
-                for index, item in enumerate(raw)
-            )
-        if isinstance(kind, type) and dataclasses.is_dataclass(kind):
-            return _read_object(kind, _Reader(raw, field))
-        return raw
-
-    def build(self, constructor: Callable[..., _T], **members: Any) -> _T:
-        """Construct the value once every member is read; unknown members are refused."""
-        unknown = sorted(set(self._object) - self._taken)
-        if unknown:
-            name = getattr(constructor, "__name__", "this object")
-            raise _invalid(self.path_of(unknown[0]), f"is not a field of {name}")
         try:
-            return constructor(**members)
-        except InvalidInputError as error:
-            raise _relocated(error, self._path) from None
+            return _read_event(document, quickly=True)
+        except (NotQuickError, InvalidInputError):
+            pass  # a bad document: read it again, carefully, for the error to report
+        return _read_event(document, quickly=False)
 
 
-def _read_object(cls: Any, reader: _Reader, **given: Any) -> Any:
-    """Read a dataclass's fields from ``reader`` (except those ``given``) and build it."""
-    hints = _field_types(cls)
-    members = dict(given)
-    for field in dataclasses.fields(cls):
-        if field.name in given:
-            continue
-        required = field.default is dataclasses.MISSING
-        value = reader.member(field.name, hints[field.name], required=required)
-        if value is None:
-            continue
-        if not required and value == field.default:
-            raise _invalid(reader.path_of(field.name), "must not be empty (omit it instead)")
-        members[field.name] = value
-    return reader.build(cls, **members)
+_EVENT_MEMBERS: Final = frozenset({"schema", *(f.name for f in dataclasses.fields(RegisterEvent))})
 
 
-@functools.cache
-def _field_types(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
-def _without_none(kind: Any) -> Any:
-    if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union:
-        remaining = [arg for arg in typing.get_args(kind) if arg is not type(None)]
-        if len(remaining) == 1:
-            return remaining[0]
-    return kind
-
-
-def _read_record_key(raw: object, field: str) -> RecordKey:
-    if not isinstance(raw, str):
-        raise InvalidRecordKeyError(f"{field}: must be a string", field=field)
-    try:
-        key = RecordKey.parse(raw)
-    except InvalidInputError as error:
-        raise InvalidRecordKeyError(f"{field}: {error}", field=field) from None
-    if str(key) != raw:
-        raise InvalidRecordKeyError(f"{field}: not normalised, write {key}", field=field)
-    return key
+def _read_event(document: Mapping[str, Any], *, quickly: bool) -> RegisterEvent:
+    read = read_quickly if quickly else read_object
+    if not isinstance(document, Mapping):
+        raise _invalid("document", "must be a JSON object")
+    if member(document, "schema", "", required=True) != SCHEMA:
+        raise _invalid("schema", f"must be {SCHEMA!r}")
+    key = read_record_key(member(document, "record_key", "", required=True), "record_key")
+    # The record key says which kind of record data to expect.
+    data_type = TrademarkData if key.ip_type is IpType.TRADEMARK else DesignData
+    data = member(document, "record_data", "")
+    given = {
+        "record_key": key,
+        "record_data": None if data is ABSENT else read(data_type, data, "record_data"),
+    }
+    event: RegisterEvent = read(RegisterEvent, document, "", given, _EVENT_MEMBERS)
+    return event
