@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -120,6 +120,7 @@ class _Accepted:
     """A validated event ready for its outbox row."""
 
     event: RegisterEvent
+    record_key: str
     canonical: bytes
     expected_seq: int
 
@@ -197,7 +198,7 @@ class SubmissionService:
             ]
             accepted = self._check_histories(parsed, canonicals, prefix)
             try:
-                submission_id = self._write(office, idempotency_key, request_sha256, accepted)
+                view = self._write(office, idempotency_key, request_sha256, accepted)
             except IntegrityError:
                 # Another process took the same idempotency key between our look-up and write.
                 if idempotency_key is None:
@@ -208,7 +209,7 @@ class SubmissionService:
                 return existing
         if self._on_accepted is not None:
             self._on_accepted()
-        return self.get(office, submission_id)
+        return view
 
     def _office_lock(self, office: str) -> threading.Lock:
         with self._locks_guard:
@@ -242,18 +243,19 @@ class SubmissionService:
     ) -> list[_Accepted]:
         """Check each event against its record's state (index + outbox + earlier events of
         this request, in order)."""
-        keys = sorted({str(event.record_key) for event in parsed})
+        record_keys = [str(event.record_key) for event in parsed]
         with self._session_factory() as session:
-            states = _record_states(session, keys)
+            states = _record_states(session, sorted(set(record_keys)))
         accepted = []
-        for index, (event, canonical) in enumerate(zip(parsed, canonicals, strict=True)):
-            key = str(event.record_key)
+        for index, (event, key, canonical) in enumerate(
+            zip(parsed, record_keys, canonicals, strict=True)
+        ):
             state = states[key]
             try:
                 states[key] = state.after(event)
             except InvalidInputError as error:
                 raise _relocated(error, prefix.format(index)) from None
-            accepted.append(_Accepted(event, canonical, state.event_count + 1))
+            accepted.append(_Accepted(event, key, canonical, state.event_count + 1))
         return accepted
 
     def _write(
@@ -262,23 +264,26 @@ class SubmissionService:
         idempotency_key: str | None,
         request_sha256: bytes,
         accepted: Sequence[_Accepted],
-    ) -> str:
+    ) -> SubmissionView:
+        """Write the submission and its outbox rows; returns the submission as written (no
+        need to read back what this transaction just wrote)."""
         submission_id = str(uuid.uuid4())
         now = _now()
+        hashes = [hashlib.sha256(item.canonical).digest() for item in accepted]
         rows = [
             {
                 "submission_id": submission_id,
                 "office": office,
                 "position": position,
-                "record_key": str(item.event.record_key),
+                "record_key": item.record_key,
                 "event_code": item.event.event_code,
                 "document": item.canonical.decode("utf-8"),
-                "document_hash": hashlib.sha256(item.canonical).digest(),
+                "document_hash": document_hash,
                 "expected_seq": item.expected_seq,
                 "state": OutboxState.PENDING,
                 "attempts": 0,
             }
-            for position, item in enumerate(accepted)
+            for position, (item, document_hash) in enumerate(zip(accepted, hashes, strict=True))
         ]
         with self._session_factory() as session:
             session.connection(execution_options=IMMEDIATE)
@@ -296,7 +301,35 @@ class SubmissionService:
             )
             session.execute(outbox.insert(), rows)
             session.commit()
-        return submission_id
+        entries = tuple(
+            SubmissionEntryView(
+                position=position,
+                record_key=item.record_key,
+                event_code=item.event.event_code,
+                document_hash=hash_to_hex(document_hash),
+                state=OutboxState.PENDING,
+                seq=None,
+                entry_hash=None,
+                transaction_hash=None,
+                block_number=None,
+                error=None,
+            )
+            for position, (item, document_hash) in enumerate(zip(accepted, hashes, strict=True))
+        )
+        return SubmissionView(
+            id=submission_id,
+            office=office,
+            status=SubmissionState.PENDING,
+            idempotency_key=idempotency_key,
+            event_count=len(rows),
+            created_at=now,
+            updated_at=now,
+            error_code=None,
+            error_message=None,
+            error_field=None,
+            entries=entries,
+            indexed=False,
+        )
 
     # ------------------------------------------------------------------------------- read
 
@@ -429,31 +462,32 @@ def _record_states(session: Session, keys: Sequence[str]) -> dict[str, RecordSta
     codes: dict[str, list[str]] = {key: [] for key in keys}
     indexed_hashes: set[bytes] = set()
     for chunk in _chunks(keys):
-        for row in session.execute(
-            select(
-                indexed_events.c.record_key,
-                indexed_events.c.entry_hash,
-                indexed_events.c.event_code,
-            )
-            .where(indexed_events.c.record_key.in_(chunk))
-            .order_by(indexed_events.c.record_key, indexed_events.c.seq)
-        ):
+        for row in session.execute(_INDEXED_EVENTS_OF, {"keys": chunk}):
             codes[row.record_key].append(row.event_code)
             indexed_hashes.add(row.entry_hash)
     for chunk in _chunks(keys):
-        for pending in session.execute(
-            select(
-                outbox.c.record_key,
-                outbox.c.event_code,
-                outbox.c.entry_hash,
-                outbox.c.expected_entry_hash,
-            )
-            .where(outbox.c.record_key.in_(chunk), outbox.c.state != OutboxState.FAILED)
-            .order_by(outbox.c.id)
-        ):
+        for pending in session.execute(_OUTBOX_EVENTS_OF, {"keys": chunk}):
             if not {pending.entry_hash, pending.expected_entry_hash} & indexed_hashes:
                 codes[pending.record_key].append(pending.event_code)
     return {key: _state_from_codes(codes[key]) for key in keys}
+
+
+# Built once: building the statements anew for every request cost more than running them.
+_INDEXED_EVENTS_OF: Final = (
+    select(indexed_events.c.record_key, indexed_events.c.entry_hash, indexed_events.c.event_code)
+    .where(indexed_events.c.record_key.in_(bindparam("keys", expanding=True)))
+    .order_by(indexed_events.c.record_key, indexed_events.c.seq)
+)
+_OUTBOX_EVENTS_OF: Final = (
+    select(
+        outbox.c.record_key, outbox.c.event_code, outbox.c.entry_hash, outbox.c.expected_entry_hash
+    )
+    .where(
+        outbox.c.record_key.in_(bindparam("keys", expanding=True)),
+        outbox.c.state != OutboxState.FAILED,
+    )
+    .order_by(outbox.c.id)
+)
 
 
 def _state_from_codes(codes: Sequence[str]) -> RecordState:
