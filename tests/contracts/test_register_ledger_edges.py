@@ -2,15 +2,15 @@
 documents of every padding, which error wins when an entry breaks several rules, and malformed
 calldata (out-of-range offsets, overlong lengths, dirty ``bytes8``), which must revert cleanly
 rather than be misread. The log data is held byte for byte to eth-abi's encoding, since the
-node decodes it with a hand-written decoder. Runs against both backends, one consortium per
-module (every test writes records of its own)."""
+node decodes it with a hand-written decoder. The ledger records canonically encoded entries on
+an assembly fast path and anything else on a plain Solidity path; the results must not differ.
+Runs against both backends, one consortium per module (every test writes records of its own)."""
 
 from __future__ import annotations
 
 import hashlib
 import itertools
 from collections.abc import Iterator
-from pathlib import Path
 
 import eth_abi
 import pytest
@@ -25,10 +25,13 @@ RawEntry = tuple[str, bytes, bytes, bytes, bytes]
 LOG_TYPES = ["uint64", "bytes8", "bytes32", "bytes32", "bytes32", "address", "string", "bytes"]
 GAS = 3_000_000
 _numbers = itertools.count(1)
+CODE = event_code_bytes8("A10")
 
 
 @pytest.fixture(scope="module", params=["embedded", "anvil"])
-def shared(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Consortium]:
+def consortium_shared(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Consortium]:
     node = None
     backend: ChainBackend
     if request.param == "embedded":
@@ -64,7 +67,11 @@ def entry(
     prev: bytes = ZERO_HASH,
     document_hash: bytes | None = None,
 ) -> RawEntry:
-    digest = document_hash if document_hash is not None else hashlib.sha256(document or key.encode()).digest()
+    digest = (
+        document_hash
+        if document_hash is not None
+        else hashlib.sha256(document or key.encode()).digest()
+    )
     return (key, event_code_bytes8(code), digest, prev, document)
 
 
@@ -72,12 +79,12 @@ def calldata(consortium: Consortium, entries: list[RawEntry]) -> bytes:
     return consortium.ledger.ledger.encode_call("recordEvents", entries)
 
 
-def send(consortium: Consortium, entries: list[RawEntry], signer: str = "EM") -> Receipt:
-    """Send recordEvents; raise the decoded custom error when it reverts."""
+def send(consortium: Consortium, entries: list[RawEntry]) -> Receipt:
+    """Send recordEvents as EM's signer; raise the decoded custom error when it reverts."""
     ledger = consortium.ledger
     return send_and_confirm(
         consortium.backend,
-        consortium.signers[signer],
+        consortium.signers["EM"],
         to=ledger.ledger_address,
         data=calldata(consortium, entries),
         gas=GAS,
@@ -121,6 +128,41 @@ def expected_log_data(consortium: Consortium, raw: RawEntry, seq: int, anchored:
     return eth_abi.encode(LOG_TYPES, [seq, code, digest, anchored, prev, signer, key, document])
 
 
+def entry_count(consortium: Consortium) -> int:
+    ledger = consortium.ledger
+    (count,) = call_function(consortium.backend, ledger.ledger, ledger.ledger_address, "entryCount")
+    return int(count)
+
+
+# Byte offsets in the calldata of a one-entry batch: selector, array offset, array length,
+# the entry's offset, then the entry's head (key offset, event code, document hash, previous
+# hash, document offset) and its tails.
+ENTRY = 4 + 3 * 32
+
+
+def _word(value: int) -> bytes:
+    return value.to_bytes(32, "big")
+
+
+def _patched(data: bytes, position: int, value: int) -> bytes:
+    return data[:position] + _word(value) + data[position + 32 :]
+
+
+def _abi_bytes(data: bytes) -> bytes:
+    return len(data).to_bytes(32, "big") + data + b"\0" * (-len(data) % 32)
+
+
+def _document_first(raw: RawEntry) -> bytes:
+    """An entry encoded with its tails swapped (document, then key): valid ABI that eth-abi
+    never produces, which the ledger must read just the same."""
+    key, code, digest, prev, document = raw
+    document_tail = _abi_bytes(document)
+    head = b"".join(
+        (_word(5 * 32 + len(document_tail)), code.ljust(32, b"\0"), digest, prev, _word(5 * 32))
+    )
+    return head + document_tail + _abi_bytes(key.encode())
+
+
 # ------------------------------------------------------------------------- accepted edge cases
 
 
@@ -128,12 +170,12 @@ def test_log_data_is_abi_encoding_for_every_key_and_document_padding(
     consortium_shared: Consortium,
 ) -> None:
     consortium = consortium_shared
-    prefix_length = len("EM/TM/")
     entries = []
     for key_length, document_length in [(7, 0), (31, 1), (32, 31), (33, 32), (63, 33), (64, 700)]:
-        key = f"EM/TM/{next(_numbers):0{key_length - prefix_length}d}"
+        width = key_length - len("EM/TM/")
+        suffix = "L" if width == 1 else str(next(_numbers)).rjust(width, "0")
         document = bytes((n * 7 + 1) % 256 for n in range(document_length))
-        entries.append(entry(key, document))
+        entries.append(entry(f"EM/TM/{suffix}", document))
     receipt = send(consortium, entries)
     ledger = consortium.ledger
     topic = ledger.ledger.event_topic("EventRecorded")
@@ -151,13 +193,14 @@ def test_log_data_is_abi_encoding_for_every_key_and_document_padding(
         assert (seq, block_number, office) == (1, receipt.block_number, b"EM")
 
 
-def test_non_ascii_record_key_is_hashed_and_published_as_utf8(consortium_shared: Consortium) -> None:
+def test_non_ascii_record_key_is_hashed_and_published_as_utf8(
+    consortium_shared: Consortium,
+) -> None:
     consortium = consortium_shared
     key = f"EM/DS/{next(_numbers)}-ÅÄÖ-é-€"
-    padded = key + "ü" * ((64 - len(key.encode())) // 2)
-    assert len(padded.encode()) in (63, 64)
-    exact = padded if len(padded.encode()) == 64 else padded + "x"
-    raw = entry(exact, "{\"é\":\"€\"}".encode())
+    exact = key + "x" * (64 - len(key.encode()))
+    assert len(exact.encode()) == 64
+    raw = entry(exact, '{"é":"€"}'.encode())
     receipt = send(consortium, [raw])
     anchored = entry_hash(record_id(exact), 1, raw[1], raw[2], ZERO_HASH, "EM")
     assert receipt.logs[0].topics[1] == record_id(exact)
@@ -166,18 +209,25 @@ def test_non_ascii_record_key_is_hashed_and_published_as_utf8(consortium_shared:
     assert (read_back.record_key, read_back.document) == (exact, raw[4])
 
 
-def test_entries_of_one_record_chain_within_a_batch(consortium_shared: Consortium) -> None:
+def test_entries_of_one_record_chain_within_a_batch_and_across_transactions(
+    consortium_shared: Consortium,
+) -> None:
     consortium = consortium_shared
     key = fresh_key("EM", "DS")
+    identifier = record_id(key)
     first = entry(key, b"first", code="A10")
-    first_hash = entry_hash(record_id(key), 1, first[1], first[2], ZERO_HASH, "EM")
+    first_hash = entry_hash(identifier, 1, first[1], first[2], ZERO_HASH, "EM")
     second = entry(key, b"second", code="Q10", prev=first_hash)
-    count_before = _entry_count(consortium)
+    second_hash = entry_hash(identifier, 2, second[1], second[2], first_hash, "EM")
+    count_before = entry_count(consortium)
     receipt = send(consortium, [first, second, entry(fresh_key())])
-    second_hash = entry_hash(record_id(key), 2, second[1], second[2], first_hash, "EM")
     assert receipt.logs[1].data == expected_log_data(consortium, second, 2, second_hash)
-    assert consortium.ledger.head_of(key) == (second_hash, 2)
-    assert _entry_count(consortium) == count_before + 3
+    third = entry(key, b"", code="F10", prev=second_hash)
+    third_hash = entry_hash(identifier, 3, third[1], third[2], second_hash, "EM")
+    receipt = send(consortium, [third])
+    assert receipt.logs[0].data == expected_log_data(consortium, third, 3, third_hash)
+    assert consortium.ledger.head_of(key) == (third_hash, 3)
+    assert entry_count(consortium) == count_before + 4
 
 
 def test_dirty_calldata_padding_is_not_published(consortium_shared: Consortium) -> None:
@@ -194,6 +244,37 @@ def test_dirty_calldata_padding_is_not_published(consortium_shared: Consortium) 
     assert receipt.status == 1
     anchored = entry_hash(record_id(raw[0]), 1, raw[1], raw[2], ZERO_HASH, "EM")
     assert receipt.logs[0].data == expected_log_data(consortium, raw, 1, anchored)
+
+
+def test_canonical_and_other_valid_encodings_are_recorded_alike(
+    consortium_shared: Consortium,
+) -> None:
+    """Entries of one record alternate between eth-abi's layout and another valid one, so
+    each builds on the state the other wrote; every log is still the canonical encoding."""
+    consortium = consortium_shared
+    key = fresh_key()
+    identifier = record_id(key)
+    raws: list[RawEntry] = []
+    hashes: list[bytes] = []
+    previous = ZERO_HASH
+    for seq, code in enumerate(("A10", "Q10", "F10"), start=1):
+        raw = entry(key, f"document {seq}".encode() * seq, code=code, prev=previous)
+        previous = entry_hash(identifier, seq, raw[1], raw[2], previous, "EM")
+        raws.append(raw)
+        hashes.append(previous)
+    canonical = [calldata(consortium, [raw])[4 + 3 * 32 :] for raw in raws]
+    encoded = [canonical[0], _document_first(raws[1]), canonical[2]]
+    offsets, position = [], 3 * 32
+    for item in encoded:
+        offsets.append(_word(position))
+        position += len(item)
+    selector = calldata(consortium, [])[:4]
+    data = selector + _word(32) + _word(3) + b"".join(offsets) + b"".join(encoded)
+    receipt = send_raw(consortium, data)
+    assert receipt.status == 1
+    for seq, (raw, log) in enumerate(zip(raws, receipt.logs, strict=True), start=1):
+        assert log.data == expected_log_data(consortium, raw, seq, hashes[seq - 1])
+    assert consortium.ledger.head_of(key) == (hashes[-1], 3)
 
 
 # ------------------------------------------------------------------------- rejected entries
@@ -223,9 +304,7 @@ def test_record_key_rules(consortium_shared: Consortium, key: str, error: str) -
 
 def test_shortest_and_longest_record_keys_are_accepted(consortium_shared: Consortium) -> None:
     consortium = consortium_shared
-    shortest = f"EM/TM/{next(_numbers) % 10}"
-    if consortium.ledger.head_of(shortest)[1]:
-        shortest = "EM/DS/" + shortest[-1]
+    shortest = "EM/TM/S"  # the only seven-byte key of this module
     longest = f"EM/DS/{next(_numbers):058d}"
     assert (len(shortest), len(longest)) == (7, 64)
     send(consortium, [entry(shortest), entry(longest)])
@@ -233,24 +312,26 @@ def test_shortest_and_longest_record_keys_are_accepted(consortium_shared: Consor
 
 
 @pytest.mark.parametrize(
-    ("broken", "error"),
+    ("raw", "error"),
     [
-        ({"key": "EM/XX/1", "document_hash": ZERO_HASH}, "RegisterInvalidRecordKey"),
-        ({"document_hash": ZERO_HASH, "code": "\0A10"}, "RegisterZeroDocumentHash"),
-        ({"code": "\0A10", "document": b"x", "document_hash": b"\x01" * 32}, "RegisterInvalidEventCode"),
-        ({"document": b"x", "document_hash": b"\x01" * 32, "prev": b"\x02" * 32}, "RegisterDocumentHashMismatch"),
+        (("EM/XX/1", CODE, ZERO_HASH, ZERO_HASH, b""), "RegisterInvalidRecordKey"),
+        (
+            ("EM/TM/900000001", b"\0A1" + b"\0" * 5, ZERO_HASH, ZERO_HASH, b""),
+            "RegisterZeroDocumentHash",
+        ),
+        (
+            ("EM/TM/900000002", b"\0A1" + b"\0" * 5, b"\1" * 32, ZERO_HASH, b"x"),
+            "RegisterInvalidEventCode",
+        ),
+        (("EM/TM/900000003", CODE, b"\1" * 32, b"\2" * 32, b"x"), "RegisterDocumentHashMismatch"),
     ],
 )
 def test_first_broken_rule_in_ledger_order_is_reported(
-    consortium_shared: Consortium, broken: dict[str, object], error: str
+    consortium_shared: Consortium, raw: RawEntry, error: str
 ) -> None:
-    """Key, then document hash, then event code, then document, then the head link."""
-    key = str(broken.pop("key", fresh_key()))
-    code = str(broken.pop("code", "A10"))
-    raw = entry(key, code="A10", **broken)  # type: ignore[arg-type]
-    raw = (raw[0], code.encode().ljust(8, b"\0"), *raw[2:])
-    result = rejection(consortium_shared, [raw])
-    assert result[:2] == (error, 0)
+    """Each entry breaks two rules; the ledger checks the key, then the document hash, then
+    the event code, then the document, then the head link, and names the first it finds."""
+    assert rejection(consortium_shared, [raw])[:2] == (error, 0)
 
 
 def test_stale_head_and_replay_inside_one_batch(consortium_shared: Consortium) -> None:
@@ -271,19 +352,6 @@ def test_stale_head_and_replay_inside_one_batch(consortium_shared: Consortium) -
 
 
 # ------------------------------------------------------------------------- malformed calldata
-
-# Byte offsets in the calldata of a one-entry batch: selector, array offset, array length,
-# the entry's offset, then the entry's head (key offset, event code, document hash, previous
-# hash, document offset) and its tails.
-ENTRY = 4 + 3 * 32
-
-
-def _word(value: int) -> bytes:
-    return value.to_bytes(32, "big")
-
-
-def _patched(data: bytes, position: int, value: int) -> bytes:
-    return data[:position] + _word(value) + data[position + 32 :]
 
 
 @pytest.mark.parametrize(
@@ -326,9 +394,3 @@ def test_event_code_with_dirty_low_bytes_reverts(consortium_shared: Consortium) 
     data[ENTRY + 32 + 8] = 1  # the first byte after the eight of the bytes8
     assert_reverts_cleanly(consortium, bytes(data))
     assert consortium.ledger.head_of(raw[0]) == (ZERO_HASH, 0)
-
-
-def _entry_count(consortium: Consortium) -> int:
-    ledger = consortium.ledger
-    (count,) = call_function(consortium.backend, ledger.ledger, ledger.ledger_address, "entryCount")
-    return int(count)
