@@ -251,6 +251,7 @@ def test_is_canonical_agrees_with_rfc8785_on_random_texts() -> None:
         b'{"a":"\\u00e9"}',
         b'\xef\xbb\xbf{"a":1}',  # byte-order mark
         b'{"a":"\xff"}',  # not UTF-8
+        '["x"]'.encode("utf-16-le"),  # JSON, but not UTF-8
         b"[" * 100_000 + b"]" * 100_000,
     ],
 )

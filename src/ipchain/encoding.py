@@ -58,7 +58,7 @@ _HEX_HASH = re.compile(r"(?:0x)?([0-9a-fA-F]{64})")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 # A JSON string (so brackets inside strings are skipped) or one bracket.
 _STRING_OR_BRACKET = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
-_NOT_BRACKETS = bytes(range(256)).translate(None, b"[]{}")
+_NOT_QUOTES_OR_BRACKETS = bytes(range(256)).translate(None, b'"[]{}')
 _SQUARE = bytes.maketrans(b"{}", b"[]")
 _TOO_DEEP = b"[" * (MAX_JSON_DEPTH + 1)
 
@@ -170,10 +170,10 @@ def _plainly_canonical(text: bytes) -> bool:
     if max(text, default=0) >= 0xF0:
         return False
     try:
-        if text.count(b"[") + text.count(b"{") > MAX_JSON_DEPTH:
-            _check_nesting_depth(text.decode("utf-8"))
+        decoded = text.decode("utf-8")  # json.loads would also take UTF-16 and UTF-32 bytes
+        _check_nesting_depth(decoded, text)
         value = json.loads(
-            text, parse_float=_not_plain, parse_int=_small_int, parse_constant=_not_plain
+            decoded, parse_float=_not_plain, parse_int=_small_int, parse_constant=_not_plain
         )
         return _PLAIN_ENCODER.encode(value).encode("utf-8") == text
     except (_NotPlainError, ValueError):  # UnicodeError and InvalidInputError included
@@ -314,14 +314,16 @@ def parse_json_strict(text: bytes | str) -> JsonValue:
     :class:`CanonicalizationError`: ``NaN``/``Infinity``, numbers that overflow a double,
     integers beyond ±(2**53 - 1), lone surrogates (``"\\ud800"``).
     """
+    data = None
     if isinstance(text, bytes | bytearray | memoryview):
+        data = bytes(text)
         try:
-            text = bytes(text).decode("utf-8")
+            text = data.decode("utf-8")
         except UnicodeDecodeError as error:
             raise InvalidInputError(f"JSON text is not valid UTF-8 (byte {error.start})") from None
     if text.startswith("\ufeff"):
         raise InvalidInputError("JSON text starts with a byte-order mark; remove it")
-    _check_nesting_depth(text)
+    _check_nesting_depth(text, data)
     try:
         value = json.loads(
             text,
@@ -351,11 +353,15 @@ def _is_unicode_text(text: str) -> bool:
     return True
 
 
-def _check_nesting_depth(text: str) -> None:
+def _check_nesting_depth(text: str, data: bytes | None = None) -> None:
+    """Refuse ``text`` (given as UTF-8 ``data`` too, when the caller has it) if its arrays and
+    objects nest more than MAX_JSON_DEPTH deep."""
     # py_ecc (imported with eth_account) raises the recursion limit to 100,000, so the json C
     # decoder no longer stops at RecursionError: 100 KB of "[" overflows the C stack and
     # kills the process. Deep nesting is refused before json sees it.
-    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH or _nesting_within_limit(text):
+    if data is None:
+        data = text.encode("utf-8", "surrogatepass")
+    if data.count(b"[") + data.count(b"{") <= MAX_JSON_DEPTH or _nesting_within_limit(data):
         return
     # Too deep, or brackets that do not pair up: find where, one token at a time.
     depth = 0
@@ -371,18 +377,28 @@ def _check_nesting_depth(text: str) -> None:
             depth -= 1
 
 
-def _nesting_within_limit(text: str) -> bool:
-    """True when the brackets outside strings pair up, at most MAX_JSON_DEPTH deep.
+def _nesting_within_limit(data: bytes) -> bool:
+    """True when the brackets outside strings of the UTF-8 JSON text ``data`` pair up, at most
+    MAX_JSON_DEPTH deep.
 
-    About 8x faster than walking the tokens of a large request body: all in C string methods.
+    About 20x faster than walking the tokens of a large request body: all in C byte-string
+    methods. (UTF-8 only: no byte of a multi-byte sequence is ASCII, so none is taken for a
+    quote or a bracket.)
     """
     # Outside strings, valid JSON has no backslash; inside, a backslash escapes the next
     # character. Dropping escaped backslashes, then escaped quotes, leaves only the quotes
-    # that delimit strings, so every other piece between quotes is outside. (Invalid JSON may
-    # be misread past its first error, where the decoder stops anyway.)
-    unescaped = text.replace("\\\\", "").replace('\\"', "")
-    outside = "".join(unescaped.split('"')[::2])
-    brackets = outside.encode("utf-8", "surrogatepass").translate(_SQUARE, _NOT_BRACKETS)
+    # that delimit strings. (Invalid JSON may be misread past its first error, where the
+    # decoder stops anyway.)
+    if b"\\" in data:
+        data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    # Keep only quotes and brackets. Two adjacent quotes are an empty string, or the end of
+    # one string and the start of the next with no bracket between: dropping them loses no
+    # bracket outside strings and keeps quotes paired, so only strings holding brackets are
+    # left, and every other piece between quotes is outside.
+    skeleton = data.translate(None, _NOT_QUOTES_OR_BRACKETS).replace(b'""', b"")
+    if b'"' in skeleton:
+        skeleton = b"".join(skeleton.split(b'"')[::2])
+    brackets = skeleton.translate(_SQUARE)
     # Each pass removes the innermost pairs: a balanced sequence is gone after as many passes
     # as it is deep. Too many openers in a row settle it at once (the usual attack).
     for _ in range(MAX_JSON_DEPTH):
