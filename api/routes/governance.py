@@ -51,7 +51,9 @@ _WRITE_PROBLEMS: dict[int | str, dict[str, object]] = {
     code: _PROBLEM for code in (401, 403, 404, 409, 422, 502, 503)
 }
 
-ProposalId = Annotated[int, Path(ge=0, description="Proposal id (sequential from 0).")]
+ProposalId = Annotated[
+    int, Path(ge=0, le=2**63 - 1, description="Proposal id (sequential from 0).")
+]
 Uid = Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{64}$", description="Attestation uid.")]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")]
 Offset = Annotated[int, Query(ge=0, description="Items to skip.")]
