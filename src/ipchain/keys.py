@@ -62,6 +62,8 @@ STANDARD_KDF_ITERATIONS: Final = 2**18
 """scrypt cost ``n`` for real keys (geth's ``StandardScryptN``)."""
 
 FAST_KDF_ITERATIONS: Final = 2**12
+
+_X520_NAME_MAX: Final = 64
 """scrypt cost ``n`` for throw-away keys in tests and demos (geth's ``LightScryptN``)."""
 
 PASSWORD_ENV_VAR: Final = "IPCHAIN_KEYSTORE_PASSWORD"
@@ -477,6 +479,13 @@ def issue_office_certificate(
         )
     if not office_name.strip():
         raise InvalidInputError("office name is empty", field="office_name")
+    if len(office_name) > _X520_NAME_MAX:
+        # X.520 caps commonName and organizationName at 64 characters; cryptography would
+        # raise a bare ValueError deep inside the builder.
+        raise InvalidInputError(
+            f"office name is {len(office_name)} characters; X.509 names allow {_X520_NAME_MAX}",
+            field="office_name",
+        )
     ca = _parse_certificate(ca_cert, "CA certificate")
     if ca.public_key() != ca_key.public_key():
         raise CertificateError("the CA key does not belong to the CA certificate")
