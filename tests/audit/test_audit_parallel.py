@@ -17,12 +17,9 @@ def findings(node: IndexedNode, workers: int) -> tuple[set[tuple[object, ...]], 
     return found, report.totals
 
 
-@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_workers_find_what_one_process_finds(indexed: IndexedNode) -> None:
-    clean, totals = findings(indexed, workers=2)
-    assert clean == set()
-    assert totals == findings(indexed, workers=1)[1]
-
+    # Worker processes are fresh interpreters (seconds to start): one split audit only.
     for tamper in (delete_row, edit_entry_hash, insert_row, insert_duplicate):
         tamper(indexed)
     # The design's only event moves to a block at the other end of the chain, into the other
@@ -36,9 +33,9 @@ def test_workers_find_what_one_process_finds(indexed: IndexedNode) -> None:
         b=moved_to,
         k=DESIGN,
     )
-    split, _ = findings(indexed, workers=2)
-    single, _ = findings(indexed, workers=1)
-    assert split == single
+    split, split_totals = findings(indexed, workers=2)
+    single, single_totals = findings(indexed, workers=1)
+    assert (split, split_totals) == (single, single_totals)
     assert {
         (TRADEMARK, 2, "missing-in-db", None),
         (TRADEMARK, 3, "hash-mismatch", "entry_hash"),

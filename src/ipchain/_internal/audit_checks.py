@@ -107,8 +107,33 @@ STORED_COLUMNS: Final = tuple(
 )
 """Every column of ``events``, in table order, for the audit's selects."""
 
-_expected_values: Final = operator.itemgetter(*(column.name for column in events.columns))
+_COLUMN_NAMES: Final = tuple(column.name for column in events.columns)
+_expected_values: Final = operator.itemgetter(*_COLUMN_NAMES)
 """An expected row's values in the order of :data:`STORED_COLUMNS`."""
+
+# Positions in a stored row: the hot paths index rows instead of looking names up.
+(
+    _ENTRY_HASH,
+    _RECORD_KEY,
+    _SEQ,
+    _EVENT_CODE,
+    _DOCUMENT,
+    _DOCUMENT_HASH,
+    _PREV_ENTRY_HASH,
+    _OFFICE,
+) = (
+    _COLUMN_NAMES.index(name)
+    for name in (
+        "entry_hash",
+        "record_key",
+        "seq",
+        "event_code",
+        "document",
+        "document_hash",
+        "prev_entry_hash",
+        "office",
+    )
+)
 
 StoredRow = namedtuple("StoredRow", [column.name for column in events.columns])  # type: ignore[misc]
 """A stored ``events`` row detached from its database result (to cross process bounds)."""
@@ -147,6 +172,11 @@ def expected_row(entry: AnchoredEntry, timestamp: int) -> dict[str, Any]:
 @functools.lru_cache(maxsize=65_536)
 def _record_id(record_key: str) -> bytes:
     return record_id(record_key)
+
+
+@functools.lru_cache(maxsize=1_024)
+def _event_code_bytes8(code: str) -> bytes:
+    return event_code_bytes8(code)
 
 
 def _hex(value: object) -> str:
@@ -240,7 +270,7 @@ class Reconciler:
         pending_chain = self._pending_chain
         for row in stored:
             self.stored_events += 1
-            stored_hash = _normalised(row.entry_hash)
+            stored_hash = row[_ENTRY_HASH]
             anchored = by_hash.pop(stored_hash, None)
             if anchored is None and pending_chain:
                 anchored = pending_chain.pop(stored_hash, None)
@@ -277,7 +307,7 @@ class Reconciler:
         # re-hashed. Only a row that differs goes through the column-by-column explanation.
         if stored == _expected_values(anchored) and _rehashes(stored):
             self.verified += 1
-            self.rehashed += stored.document is not None
+            self.rehashed += stored[_DOCUMENT] is not None
             return
         key, seq, anchored_hash = anchored["record_key"], anchored["seq"], anchored["entry_hash"]
         found: list[Discrepancy] = []
@@ -425,10 +455,10 @@ class Reconciler:
 def _rehashes(stored: Any) -> bool:
     """Whether a stored row's document hashes to its document hash and its fields to its
     entry hash."""
-    document = stored.document
-    if document is not None and document_digest(document) != stored.document_hash:
+    document = stored[_DOCUMENT]
+    if document is not None and document_digest(document) != stored[_DOCUMENT_HASH]:
         return False
-    return bool(recompute_entry_hash(stored) == stored.entry_hash)
+    return bool(recompute_entry_hash(stored) == stored[_ENTRY_HASH])
 
 
 def recompute_entry_hash(stored: Any) -> bytes | None:
@@ -436,12 +466,12 @@ def recompute_entry_hash(stored: Any) -> bytes | None:
     stored values cannot be hashed at all: not a seq, not an event code...)."""
     try:
         return entry_hash(
-            _record_id(stored.record_key),
-            stored.seq,
-            event_code_bytes8(stored.event_code),
-            _normalised(stored.document_hash),
-            _normalised(stored.prev_entry_hash),
-            stored.office,
+            _record_id(stored[_RECORD_KEY]),
+            stored[_SEQ],
+            _event_code_bytes8(stored[_EVENT_CODE]),
+            stored[_DOCUMENT_HASH],
+            stored[_PREV_ENTRY_HASH],
+            stored[_OFFICE],
         )
     except (IpchainError, TypeError, ValueError, AttributeError):
         return None

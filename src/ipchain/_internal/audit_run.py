@@ -11,11 +11,17 @@ back to the parent, which pairs them with the other ranges' leftovers.
 
 from __future__ import annotations
 
-import multiprocessing
+import pickle
 import queue as queue_module
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -30,7 +36,7 @@ from ipchain._internal.audit_checks import (
     expected_row,
     walk_stored_chains,
 )
-from ipchain.chain.base import ChainBackend, LogEntry
+from ipchain.chain.base import BlockInfo, ChainBackend, LogEntry
 from ipchain.contracts import load_interface
 from ipchain.db.register import events
 from ipchain.errors import ChainError, ChainUnavailableError, IpchainError
@@ -41,6 +47,7 @@ _FIRST_CHUNK_BLOCKS: Final = 512
 _TARGET_LOGS: Final = 10_000  # per eth_getLogs: large enough to amortise, small to stream
 _ROWS_PER_FETCH: Final = 5_000
 _PROGRESS_SECONDS: Final = 0.25
+_FRAME_HEADER: Final = struct.Struct(">Q")  # length of the pickle that follows
 
 RangeProgress = Callable[[int, int], None]
 """(blocks of the range read, anchored events read)."""
@@ -171,37 +178,46 @@ def _anchored_windows(
     backend: ChainBackend, ledger_address: str, from_block: int, to_block: int, warnings: list[str]
 ) -> Iterator[tuple[int, list[dict[str, Any]]]]:
     """(last block, expected rows of its range's entries), range after range, each read with
-    one ``eth_getLogs``. Ranges grow or shrink to hold about :data:`_TARGET_LOGS` logs."""
+    one ``eth_getLogs``. Ranges grow or shrink to hold about :data:`_TARGET_LOGS` logs.
+
+    The next range is read by a helper thread while this one is checked: the node takes a
+    while to answer a large ``eth_getLogs``, time this thread would otherwise spend waiting.
+    Only the helper thread talks to the node."""
     chunk = _FIRST_CHUNK_BLOCKS
-    start = from_block
-    while start <= to_block:
+
+    def read(start: int) -> tuple[int, int, list[LogEntry], dict[int, BlockInfo]]:
         stop = min(to_block, start + chunk - 1)
         logs = backend.get_logs(
             address=ledger_address, from_block=start, to_block=stop, topics=[_EVENT_RECORDED]
         )
-        yield stop, _expected_rows(backend, logs, warnings)
-        if len(logs) > 2 * _TARGET_LOGS:
-            chunk = max(chunk // 2, 1)
-        elif len(logs) < _TARGET_LOGS // 2:
-            chunk *= 2
-        start = stop + 1
+        blocks = {
+            number: backend.get_block(number) for number in {log.block_number for log in logs}
+        }
+        return start, stop, logs, blocks
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ipchain-audit-read") as reader:
+        pending = reader.submit(read, from_block) if from_block <= to_block else None
+        while pending is not None:
+            start, stop, logs, blocks = pending.result()
+            if len(logs) > 2 * _TARGET_LOGS:
+                chunk = max((stop - start + 1) // 2, 1)
+            elif len(logs) < _TARGET_LOGS // 2:
+                chunk = (stop - start + 1) * 2
+            pending = reader.submit(read, stop + 1) if stop < to_block else None
+            yield stop, _expected_rows(logs, blocks, warnings)
 
 
 def _expected_rows(
-    backend: ChainBackend, logs: list[LogEntry], warnings: list[str]
+    logs: list[LogEntry], blocks: dict[int, BlockInfo], warnings: list[str]
 ) -> list[dict[str, Any]]:
-    timestamps: dict[int, int] = {}
     rows = []
     for log in logs:
-        timestamp = timestamps.get(log.block_number)
-        if timestamp is None:
-            block = backend.get_block(log.block_number)
-            if block.hash != log.block_hash:
-                raise ChainError(
-                    f"block {log.block_number} changed while it was audited (a reorganisation): "
-                    "run the audit again"
-                )
-            timestamp = timestamps[log.block_number] = block.timestamp
+        block = blocks[log.block_number]
+        if block.hash != log.block_hash:
+            raise ChainError(
+                f"block {log.block_number} changed while it was audited (a reorganisation): "
+                "run the audit again"
+            )
         try:
             entry = entry_from_raw_log(log)
         except (ValueError, UnicodeDecodeError):
@@ -211,7 +227,7 @@ def _expected_rows(
                 "EventRecorded entry; not audited"
             )
             continue
-        rows.append(expected_row(entry, timestamp))
+        rows.append(expected_row(entry, block.timestamp))
     return rows
 
 
@@ -237,59 +253,105 @@ def run_in_processes(
     tasks: list[RangeTask], progress: RangeProgress | None, while_waiting: Callable[[], Any]
 ) -> tuple[list[RangeResult], Any]:
     """Run each task in a worker process; ``while_waiting()`` runs here meanwhile (its result
-    is returned beside the ranges'). Worker failures are raised here, as one line."""
-    # Not plain fork: this process may hold threads (a progress bar's, a server's). A fork
-    # server imports ipchain once, then forks workers from its clean, single-threaded state.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])
-    messages = context.Queue()
-    workers = [
-        context.Process(target=_worker, args=(task, messages), daemon=True) for task in tasks
-    ]
-    for worker in workers:
-        worker.start()
-    results: dict[int, RangeResult] = {}
-    blocks = [0] * len(tasks)
-    events_read = [0] * len(tasks)
+    is returned beside the ranges'). A worker's failure is raised here, as one line.
+
+    Workers are fresh interpreters (``python -m ipchain._internal.audit_run``) rather than
+    multiprocessing children: nothing of this process (threads, connections, an unguarded main
+    script) is inherited or re-run. Each reads its task from stdin and writes framed pickles to
+    stdout: progress reports, then its result.
+    """
+    messages: queue_module.Queue[tuple[str, int, Any]] = queue_module.Queue()
+    workers: list[tuple[subprocess.Popen[bytes], Any]] = []
     try:
+        for task in tasks:
+            errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed below, with the worker
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "ipchain._internal.audit_run"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=errors,
+            )
+            workers.append((worker, errors))
+            assert worker.stdin is not None
+            worker.stdin.write(pickle.dumps(task))
+            worker.stdin.close()
+            threading.Thread(
+                target=_read_frames, args=(worker, task.index, messages), daemon=True
+            ).start()
         own = while_waiting()
+        results: dict[int, RangeResult] = {}
+        blocks = [0] * len(tasks)
+        events_read = [0] * len(tasks)
         while len(results) < len(tasks):
-            try:
-                kind, index, payload = messages.get(timeout=1.0)
-            except queue_module.Empty:
-                dead = [w for i, w in enumerate(workers) if i not in results and not w.is_alive()]
-                if dead:
-                    raise IpchainError(
-                        f"an audit worker process stopped (exit code {dead[0].exitcode})"
-                    ) from None
-                continue
+            kind, index, payload = messages.get()
             if kind == "progress":
                 blocks[index], events_read[index] = payload
                 if progress is not None:
                     progress(sum(blocks), sum(events_read))
-            elif kind == "error":
-                name, message = payload
-                error_class = {
-                    "ChainUnavailableError": ChainUnavailableError,
-                    "ChainError": ChainError,
-                }.get(name, IpchainError)
-                raise error_class(message)
-            else:
+            elif kind == "done":
                 results[index] = payload
+            else:
+                worker, errors = workers[index]
+                raise _worker_failure(kind, payload, worker, errors)
     finally:
-        for worker in workers:
-            if worker.is_alive():
-                worker.terminate()
-            worker.join(timeout=10)
-        messages.close()
+        for worker, errors in workers:
+            if worker.poll() is None:
+                worker.kill()
+            worker.wait()
+            errors.close()
     return [results[index] for index in range(len(tasks))], own
 
 
-def _worker(task: RangeTask, messages: Any) -> None:
-    """A worker process: audit one range with its own connections, report back."""
+def _read_frames(
+    worker: subprocess.Popen[bytes], index: int, messages: queue_module.Queue[Any]
+) -> None:
+    """Forward a worker's messages to ``messages``; ("ended", index, None) when it stops
+    without a result."""
+    stream = worker.stdout
+    assert stream is not None
+    try:
+        while True:
+            header = stream.read(_FRAME_HEADER.size)
+            if len(header) < _FRAME_HEADER.size:
+                messages.put(("ended", index, None))
+                return
+            (length,) = _FRAME_HEADER.unpack(header)
+            kind, payload = pickle.loads(stream.read(length))
+            messages.put((kind, index, payload))
+            if kind in ("done", "error"):
+                return
+    except Exception as error:  # a garbled stream: the worker is as good as dead
+        messages.put(("error", index, ("internal", f"unreadable worker output ({error})")))
+
+
+def _worker_failure(kind: str, payload: Any, worker: Any, errors: Any) -> IpchainError:
+    if kind == "error":
+        name, message = payload
+        error_class = {
+            "ChainUnavailableError": ChainUnavailableError,
+            "ChainError": ChainError,
+        }.get(name, IpchainError)
+        return error_class(message)
+    worker.wait()
+    errors.seek(0)
+    lines = errors.read().decode("utf-8", "replace").strip().splitlines()
+    last = f": {lines[-1]}" if lines else ""
+    return IpchainError(f"an audit worker process stopped (exit code {worker.returncode}){last}")
+
+
+def _send(stream: Any, kind: str, payload: Any) -> None:
+    data = pickle.dumps((kind, payload), protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_FRAME_HEADER.pack(len(data)) + data)
+    stream.flush()
+
+
+def _worker_main() -> None:
+    """A worker process: audit the range read from stdin, report to stdout."""
     from ipchain.chain.rpc import RpcChain
     from ipchain.db.base import make_engine
 
+    task: RangeTask = pickle.loads(sys.stdin.buffer.read())
+    out = sys.stdout.buffer
     last_report = 0.0
 
     def report(blocks: int, events_read: int) -> None:
@@ -297,7 +359,7 @@ def _worker(task: RangeTask, messages: Any) -> None:
         now = time.monotonic()
         if now - last_report >= _PROGRESS_SECONDS:
             last_report = now
-            messages.put(("progress", task.index, (blocks, events_read)))
+            _send(out, "progress", (blocks, events_read))
 
     try:
         engine = make_engine(task.database_url, pool_size=1)
@@ -320,13 +382,12 @@ def _worker(task: RangeTask, messages: Any) -> None:
             backend.close()
             engine.dispose()
         result.leftover_stored = [StoredRow(*row) for row in result.leftover_stored]
-        blocks = task.to_block - task.from_block + 1
-        messages.put(("progress", task.index, (blocks, result.chain_events)))
-        messages.put(("done", task.index, result))
+        _send(out, "progress", (task.to_block - task.from_block + 1, result.chain_events))
+        _send(out, "done", result)
     except IpchainError as error:
-        messages.put(("error", task.index, (type(error).__name__, str(error))))
+        _send(out, "error", (type(error).__name__, str(error)))
     except Exception as error:  # reported as one line by the parent
-        messages.put(("error", task.index, ("internal", f"{type(error).__name__}: {error}")))
+        _send(out, "error", ("internal", f"{type(error).__name__}: {error}"))
 
 
 def snapshot_options(dialect_name: str) -> dict[str, Any]:
@@ -336,3 +397,10 @@ def snapshot_options(dialect_name: str) -> dict[str, Any]:
     if dialect_name == "postgresql":
         return {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
     return {}
+
+
+if __name__ == "__main__":
+    # Run as the module itself, not as __main__, so that pickled results name its classes.
+    from ipchain._internal.audit_run import _worker_main as worker_main
+
+    worker_main()
