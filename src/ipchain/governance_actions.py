@@ -515,9 +515,13 @@ class GovernanceActions:
         queries = self.queries
         if queries is None:
             return
+        # Ask whether the index knows any office BEFORE asking for this one: the indexer may
+        # commit the consortium between the two reads, and in this order that can only make
+        # the check lenient (the contract still decides), never refuse a member.
+        knows_consortium = queries.has_offices()
         status = queries.office_status(office)
         if status is None:
-            if queries.has_offices():
+            if knows_consortium:
                 raise UnauthorizedOfficeError(f"{office} is not a member of the consortium")
             return
         if status != "active":
