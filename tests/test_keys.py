@@ -356,7 +356,13 @@ class _Terminal(io.StringIO):
 
 # --- X.509 -----------------------------------------------------------------------------------
 
-NOW = dt.datetime.now(dt.UTC)
+
+def now() -> dt.datetime:
+    # Evaluated per call, not at import: in a long test run the module may be imported minutes
+    # before these tests run, beyond the certificates' clock-skew allowance.
+    return dt.datetime.now(dt.UTC)
+
+
 Consortium = tuple[bytes, ec.EllipticCurvePrivateKey]
 
 
@@ -373,7 +379,7 @@ def test_issued_office_certificate_verifies_and_names_the_office(
         ca_pem, ca_key, "EM", "European Union Intellectual Property Office", 365
     )
 
-    info = verify_office_certificate(cert_pem, ca_pem, NOW)
+    info = verify_office_certificate(cert_pem, ca_pem, now())
 
     assert info.office_code == "EM"
     assert info.office_name == "European Union Intellectual Property Office"
@@ -389,14 +395,14 @@ def test_certificate_outside_its_validity_is_refused(consortium: Consortium) -> 
     ca_pem, ca_key = consortium
     cert_pem, _ = issue_office_certificate(ca_pem, ca_key, "AU", "IP Australia", 30)
     future_pem, _ = issue_office_certificate(
-        ca_pem, ca_key, "AU", "IP Australia", 30, not_before=NOW + dt.timedelta(days=10)
+        ca_pem, ca_key, "AU", "IP Australia", 30, not_before=now() + dt.timedelta(days=10)
     )
 
     with pytest.raises(CertificateError, match="expired"):
-        verify_office_certificate(cert_pem, ca_pem, NOW + dt.timedelta(days=31))
+        verify_office_certificate(cert_pem, ca_pem, now() + dt.timedelta(days=31))
     with pytest.raises(CertificateError, match="not valid before"):
-        verify_office_certificate(future_pem, ca_pem, NOW)
-    verify_office_certificate(future_pem, ca_pem, NOW + dt.timedelta(days=11))
+        verify_office_certificate(future_pem, ca_pem, now())
+    verify_office_certificate(future_pem, ca_pem, now() + dt.timedelta(days=11))
 
 
 def test_certificate_from_another_ca_is_refused_even_with_the_same_name(
@@ -407,7 +413,7 @@ def test_certificate_from_another_ca_is_refused_even_with_the_same_name(
     forged_pem, _ = issue_office_certificate(impostor_pem, impostor_key, "EM", "EUIPO", 365)
 
     with pytest.raises(CertificateError, match="not issued by"):
-        verify_office_certificate(forged_pem, ca_pem, NOW)
+        verify_office_certificate(forged_pem, ca_pem, now())
     assert issubclass(CertificateError, InvalidInputError)
     assert CertificateError.code == "invalid-certificate"
 
@@ -417,9 +423,9 @@ def test_roles_cannot_be_swapped(consortium: Consortium) -> None:
     cert_pem, _ = issue_office_certificate(ca_pem, ca_key, "RU", "Rospatent", 365)
 
     with pytest.raises(CertificateError, match="not a CA"):
-        verify_office_certificate(cert_pem, cert_pem, NOW)
+        verify_office_certificate(cert_pem, cert_pem, now())
     with pytest.raises(CertificateError, match="not an office certificate"):
-        verify_office_certificate(ca_pem, ca_pem, NOW)
+        verify_office_certificate(ca_pem, ca_pem, now())
 
 
 @pytest.mark.parametrize(
@@ -429,7 +435,7 @@ def test_roles_cannot_be_swapped(consortium: Consortium) -> None:
 def test_malformed_pem_is_refused(consortium: Consortium, bad: bytes | str) -> None:
     ca_pem, _ = consortium
     with pytest.raises(CertificateError, match=r"not a PEM X\.509 certificate"):
-        verify_office_certificate(bad, ca_pem, NOW)
+        verify_office_certificate(bad, ca_pem, now())
     with pytest.raises(CertificateError):
         certificate_fingerprint_sha256(bad)
 
