@@ -209,7 +209,6 @@ def canonical_problem(document: bytes) -> str | None:
 
 # The check lives in ipchain.encoding with the rest of canonical encoding; this name stays for
 # tests/verify/test_canonical_check.py, which imports it from here.
-_plainly_canonical = is_canonical
 
 
 def longest_increasing(values: Sequence[int]) -> set[int]:
