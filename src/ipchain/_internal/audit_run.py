@@ -43,7 +43,8 @@ from ipchain.errors import ChainError, ChainUnavailableError, IpchainError
 from ipchain.ledger import entry_from_raw_log
 
 _EVENT_RECORDED: Final = load_interface("RegisterLedger").event_topic("EventRecorded")
-_FIRST_CHUNK_BLOCKS: Final = 512
+_FIRST_CHUNK_BLOCKS: Final = 16  # small: a dense chain has thousands of entries per block
+_MAX_CHUNK_BLOCKS: Final = 100_000
 _TARGET_LOGS: Final = 10_000  # per eth_getLogs: large enough to amortise, small to stream
 _ROWS_PER_FETCH: Final = 5_000
 _PROGRESS_SECONDS: Final = 0.25
@@ -178,7 +179,8 @@ def _anchored_windows(
     backend: ChainBackend, ledger_address: str, from_block: int, to_block: int, warnings: list[str]
 ) -> Iterator[tuple[int, list[dict[str, Any]]]]:
     """(last block, expected rows of its range's entries), range after range, each read with
-    one ``eth_getLogs``. Ranges grow or shrink to hold about :data:`_TARGET_LOGS` logs.
+    one ``eth_getLogs``. Each range is sized from the last one's density to hold about
+    :data:`_TARGET_LOGS` logs.
 
     The next range is read by a helper thread while this one is checked: the node takes a
     while to answer a large ``eth_getLogs``, time this thread would otherwise spend waiting.
@@ -199,10 +201,9 @@ def _anchored_windows(
         pending = reader.submit(read, from_block) if from_block <= to_block else None
         while pending is not None:
             start, stop, logs, blocks = pending.result()
-            if len(logs) > 2 * _TARGET_LOGS:
-                chunk = max((stop - start + 1) // 2, 1)
-            elif len(logs) < _TARGET_LOGS // 2:
-                chunk = (stop - start + 1) * 2
+            span = stop - start + 1
+            wanted = span * _TARGET_LOGS // len(logs) if logs else span * 4
+            chunk = max(1, min(wanted, _MAX_CHUNK_BLOCKS))
             pending = reader.submit(read, stop + 1) if stop < to_block else None
             yield stop, _expected_rows(logs, blocks, warnings)
 
