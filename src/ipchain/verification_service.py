@@ -11,6 +11,7 @@ against the chain, and a database changed behind the node's back shows, event by
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -60,6 +61,11 @@ __all__ = [
 ]
 
 _ORDER_KINDS = frozenset((DiscrepancyKind.OUT_OF_ORDER, DiscrepancyKind.CHAIN_BROKEN))
+
+_GENUINE: weakref.WeakKeyDictionary[ChainBackend, set[tuple[str, str]]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Per chain connection, the (registry, ledger) address pairs already found genuine."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +136,7 @@ class VerificationService:
         :class:`NotFoundError` when neither the node nor the chain knows the record."""
         key = _normalised_key(record_key)
         stored_rows, record_row = self._stored(key)
-        problems = contract_problems(self.backend, self.deployment)
+        problems = self._contract_problems()
         history, head, warnings = self._history(key, problems)
         if not stored_rows and not history and record_row is None:
             raise NotFoundError(f"no record {key}, neither stored nor anchored")
@@ -159,6 +165,21 @@ class VerificationService:
             warnings=tuple(warnings),
             checked_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         )
+
+    def _contract_problems(self) -> list[str]:
+        """Whether the deployment's contracts are ipchain's code, checked once per chain
+        connection: deployed code does not change (a genuine ledger has no way to)."""
+        addresses = (
+            self.deployment.address("OfficeRegistry"),
+            self.deployment.address("RegisterLedger"),
+        )
+        checked = _GENUINE.setdefault(self.backend, set())
+        if addresses in checked:
+            return []
+        problems = contract_problems(self.backend, self.deployment)
+        if not problems:
+            checked.add(addresses)
+        return problems
 
     def _stored(self, key: str) -> tuple[list[Any], Any]:
         with self.session_factory() as session:
