@@ -11,8 +11,10 @@ against the chain, and a database changed behind the node's back shows, event by
 
 from __future__ import annotations
 
+import threading
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +36,7 @@ from ipchain._internal.verify_chain import ChainReader, RecordedEvent, read_hist
 from ipchain.audit import contract_problems
 from ipchain.bundle import FORMAT, build_bundle, dump_bundle, load_bundle, verify_bundle
 from ipchain.chain.base import ChainBackend
+from ipchain.chain.rpc import RpcChain
 from ipchain.contracts import Deployment
 from ipchain.db.register import events, records
 from ipchain.encoding import parse_json_strict
@@ -66,6 +69,19 @@ _GENUINE: weakref.WeakKeyDictionary[ChainBackend, set[tuple[str, str]]] = (
     weakref.WeakKeyDictionary()
 )
 """Per chain connection, the (registry, ledger) address pairs already found genuine."""
+
+_SHARED_READERS: weakref.WeakKeyDictionary[
+    ChainBackend, dict[tuple[str, str], tuple[threading.Lock, ChainReader]]
+] = weakref.WeakKeyDictionary()
+"""Per in-process chain, one reader for each (registry, ledger) pair, with its lock."""
+
+_BLOCK_TIMES: weakref.WeakKeyDictionary[ChainBackend, dict[int, tuple[bytes, int]]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Per chain connection, (hash, time) of blocks read: reading a block on the embedded chain
+lists its transactions, milliseconds for a full block."""
+
+_BLOCK_TIMES_KEPT = 65_536
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +197,28 @@ class VerificationService:
             checked.add(addresses)
         return problems
 
+    @contextmanager
+    def _reader(self) -> Iterator[ChainReader]:
+        """A reader of the chain. Over JSON-RPC, a new one (the node does the filtering). On
+        an in-process chain, reading a block's logs decodes the whole block, so one reader per
+        chain is shared (one verification at a time, as the chain itself allows): the recent
+        blocks it keeps serve the records anchored beside the last one verified."""
+        registry = self.deployment.address("OfficeRegistry")
+        ledger = self.deployment.address("RegisterLedger")
+        if isinstance(self.backend, RpcChain):
+            reader = ChainReader(self.backend, registry, ledger)
+            try:
+                yield reader
+            finally:
+                reader.close()
+            return
+        readers = _SHARED_READERS.setdefault(self.backend, {})
+        lock, reader = readers.setdefault(
+            (registry, ledger), (threading.Lock(), ChainReader(self.backend, registry, ledger))
+        )
+        with lock:
+            yield reader
+
     def _stored(self, key: str) -> tuple[list[Any], Any]:
         with self.session_factory() as session:
             rows = session.execute(
@@ -198,16 +236,9 @@ class VerificationService:
     ) -> tuple[list[RecordedEvent], bytes, list[str]]:
         """The record's anchored entries, each checked on its own (entry hash, published
         document, signer authorised at its block); failures go to ``problems``."""
-        reader = ChainReader(
-            self.backend,
-            self.deployment.address("OfficeRegistry"),
-            self.deployment.address("RegisterLedger"),
-        )
-        try:
+        with self._reader() as reader:
             history, head = read_history(reader, key)
             _, status = reader.fetch_with_signers([], [(e.signer, e.block_number) for e in history])
-        finally:
-            reader.close()
         warnings: list[str] = []
         for event in history:
             issues = entry_problems(event)
@@ -225,15 +256,19 @@ class VerificationService:
         return history, head, warnings
 
     def _expected_rows(self, history: Sequence[RecordedEvent]) -> list[dict[str, Any]]:
-        timestamps: dict[int, int] = {}
+        """The rows the indexer writes for these entries (which need their blocks' times)."""
+        times = _BLOCK_TIMES.setdefault(self.backend, {})
         rows = []
         for event in history:
-            if event.block_number not in timestamps:
+            known = times.get(event.block_number)
+            if known is None or known[0] != event.block_hash:
                 block = self.backend.get_block(event.block_number)
                 if block.hash != event.block_hash:
                     raise ChainError(f"block {event.block_number} changed while it was read")
-                timestamps[event.block_number] = block.timestamp
-            rows.append(expected_row(_anchored(event), timestamps[event.block_number]))
+                if len(times) >= _BLOCK_TIMES_KEPT:
+                    times.clear()
+                known = times[event.block_number] = (block.hash, block.timestamp)
+            rows.append(expected_row(_anchored(event), known[1]))
         return rows
 
     # ------------------------------------------------------------------ bundles, uploads
