@@ -219,11 +219,16 @@ def _verdict_line(report: AuditReport) -> str:
             f"AUDIT PASSED: all {report.totals.stored_events:,} stored events are exactly "
             "what the chain holds"
         )
+    if not report.discrepancy_total:
+        return f"AUDIT FAILED: {report.problems[0]}"
+    total = report.discrepancy_total
     records = len({item.record_key for item in report.discrepancies})
-    reasons = f"{report.discrepancy_total:,} discrepancies in {records:,}"
-    if report.discrepancy_total > len(report.discrepancies):
-        reasons += "+"
-    reasons += " records" if records != 1 else " record"
-    if report.problems and not report.discrepancy_total:
-        reasons = report.problems[0]
-    return f"AUDIT FAILED: {reasons}"
+    at_least = "+" if total > len(report.discrepancies) else ""
+    return (
+        f"AUDIT FAILED: {_count(total, 'discrepancy', 'discrepancies')} in "
+        f"{_count(records, 'record', 'records')}{at_least}"
+    )
+
+
+def _count(number: int, one: str, many: str) -> str:
+    return f"{number:,} {one if number == 1 else many}"
