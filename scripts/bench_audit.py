@@ -6,8 +6,7 @@
    :class:`~ipchain.indexer.Indexer`, then time :func:`ipchain.audit.audit` over the whole
    database in one process and in two worker processes (``--workers``), with the time split
    into its parts (reading the chain's logs, streaming the database), and time
-   ``verify_stored_record`` (what
-   ``GET /records/{key}/verify`` runs) on a sample of records.
+   ``verify_stored_record`` (what ``GET /records/{key}/verify`` runs) on a sample of records.
 2. **Embedded chain**: the same with ``--embedded-events`` (fewer: py-evm anchors slowly).
 
     python scripts/bench_audit.py                              # 100k on anvil, 10k embedded
