@@ -66,6 +66,7 @@ PROBLEM_TYPES: Final[dict[str, tuple[int, str]]] = {
     "payload-too-large": (413, "The request body is too large"),
     "invalid-input": (422, "The request is not valid"),
     "not-canonicalizable": (422, "A value cannot be put in RFC 8785 canonical form"),
+    "invalid-bundle": (422, "Not a valid proof bundle"),
     "unknown-office": (422, "Not a WIPO ST.3 office code of the consortium"),
     "unknown-event-code": (422, "Not an ST.61/ST.87 event code of the catalogue"),
     "invalid-record-key": (422, "Not a record key {office}/{TM|DS}/{number}"),

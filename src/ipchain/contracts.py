@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import eth_abi
 from eth_utils import (
@@ -24,7 +24,9 @@ from eth_utils.abi import collapse_if_tuple
 
 from ipchain.chain.base import ChainBackend, LogEntry, Receipt
 from ipchain.errors import ChainMismatchError, ContractRevertError
-from ipchain.keys import OfficeKey
+
+if TYPE_CHECKING:  # keys pulls in eth-account (~1.5 s to import); only its type is needed
+    from ipchain.keys import OfficeKey
 
 CONTRACT_NAMES = ("OfficeRegistry", "RegisterLedger", "AttestationRegistry")
 """Contracts ipchain deploys, in deployment order."""

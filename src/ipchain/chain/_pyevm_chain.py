@@ -30,9 +30,10 @@ from eth.db.atomic import AtomicDB
 from eth.vm.forks.prague import PragueVM
 from eth_bloom.bloom import BloomFilter
 from eth_typing import Address, BlockNumber
-from eth_utils.address import to_canonical_address, to_checksum_address
+from eth_utils.address import to_canonical_address
 from eth_utils.exceptions import ValidationError
 
+from ipchain._internal.register_abi import checksum_address
 from ipchain.chain.base import LogEntry
 from ipchain.errors import ChainError
 
@@ -343,7 +344,7 @@ def log_entry(
 ) -> LogEntry:
     """ipchain's view of a py-evm log."""
     return LogEntry(
-        address=to_checksum_address(log.address),
+        address=checksum_address(log.address),
         topics=tuple(topic.to_bytes(32, "big") for topic in log.topics),
         data=bytes(log.data),
         block_number=block_number,
