@@ -20,4 +20,6 @@ def test_every_api_path_the_page_calls_is_in_the_openapi_description(node: Runni
     called = set(re.findall(r'get\(\s*[`"](/[a-z]+)', page))
     assert called, "the page calls no API path"
     for path in called:
-        assert any(p == "/api/v1" + path or p.startswith("/api/v1" + path + "/") for p in paths), path
+        assert any(p == "/api/v1" + path or p.startswith("/api/v1" + path + "/") for p in paths), (
+            path
+        )
