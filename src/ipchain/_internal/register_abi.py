@@ -66,26 +66,52 @@ def checksum_address(address: str) -> str:
 
 def _dynamic(data: bytes, offset_word: int) -> bytes:
     start = int.from_bytes(data[offset_word * _WORD : (offset_word + 1) * _WORD], "big")
+    if start + _WORD > len(data):
+        raise ValueError("EventRecorded data: dynamic field out of range")
     length = int.from_bytes(data[start : start + _WORD], "big")
-    value = data[start + _WORD : start + _WORD + length]
-    if len(value) != length:
+    if start + _WORD + length > len(data):
+        raise ValueError("EventRecorded data: dynamic field out of range")
+    return data[start + _WORD : start + _WORD + length]
+
+
+EventRecordedFields = tuple[int, bytes, bytes, bytes, bytes, bytes, bytes, bytes]
+"""(seq, eventCode bytes8, documentHash, entryHash, prevEntryHash, 20-byte signer, recordKey
+bytes, document bytes): the non-indexed arguments of ``EventRecorded``, undecoded."""
+
+
+def event_recorded_fields(data: bytes) -> EventRecordedFields:
+    """Split ``EventRecorded`` log data strictly: a verifier must not accept what the contract
+    could never have emitted, so padding must be zero and every offset in range
+    (``ValueError`` otherwise)."""
+    if len(data) < 10 * _WORD:
         raise ValueError("EventRecorded data is truncated")
-    return value
+    seq = int.from_bytes(data[0:_WORD], "big")
+    if seq >= 2**64 or any(data[40:64]) or any(data[160:172]):
+        raise ValueError("EventRecorded data has non-zero padding")
+    return (
+        seq,
+        data[32:40],
+        data[64:96],
+        data[96:128],
+        data[128:160],
+        data[172:192],
+        _dynamic(data, 6),
+        _dynamic(data, 7),
+    )
 
 
 def decode_event_recorded(data: bytes) -> dict[str, object]:
     """Non-indexed arguments of ``EventRecorded`` by name (the indexed ones are in topics)."""
-
-    def word(index: int) -> bytes:
-        return data[index * _WORD : (index + 1) * _WORD]
-
+    seq, code, document_hash, entry_hash, prev_entry_hash, signer, key, document = (
+        event_recorded_fields(data)
+    )
     return {
-        "seq": int.from_bytes(word(0), "big"),
-        "eventCode": word(1)[:8],
-        "documentHash": word(2),
-        "entryHash": word(3),
-        "prevEntryHash": word(4),
-        "signer": checksum_address("0x" + word(5)[12:].hex()),
-        "recordKey": _dynamic(data, 6).decode("utf-8"),
-        "document": _dynamic(data, 7),
+        "seq": seq,
+        "eventCode": code,
+        "documentHash": document_hash,
+        "entryHash": entry_hash,
+        "prevEntryHash": prev_entry_hash,
+        "signer": checksum_address("0x" + signer.hex()),
+        "recordKey": key.decode("utf-8"),
+        "document": document,
     }

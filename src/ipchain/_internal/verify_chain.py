@@ -18,6 +18,7 @@ import requests
 from eth_hash.auto import keccak
 from eth_utils import to_checksum_address
 
+from ipchain._internal.register_abi import event_recorded_fields
 from ipchain.chain.base import ChainBackend, LogEntry
 from ipchain.contracts import load_interface
 from ipchain.encoding import ZERO_HASH, record_id
@@ -71,43 +72,34 @@ def _word_int(data: bytes, offset: int) -> int:
     return int.from_bytes(data[offset : offset + _WORD], "big")
 
 
-def _dynamic_bytes(data: bytes, head_offset: int) -> bytes:
-    start = _word_int(data, head_offset)
-    if start + _WORD > len(data):
-        raise ChainError("EventRecorded log: dynamic field out of range")
-    length = _word_int(data, start)
-    if start + _WORD + length > len(data):
-        raise ChainError("EventRecorded log: dynamic field out of range")
-    return data[start + _WORD : start + _WORD + length]
-
-
 def decode_recorded(log: LogEntry) -> RecordedEvent:
-    """Decode an ``EventRecorded`` log by its ABI layout (about 10× faster than eth-abi; the
-    tests hold it to eth-abi's result). Raises :class:`ChainError` for anything else."""
-    topics, data = log.topics, log.data
-    if len(topics) != 3 or topics[0] != _EVENT_RECORDED or len(data) < 10 * _WORD:
+    """Decode an ``EventRecorded`` log by its ABI layout, strictly (the hand-written codec of
+    :mod:`ipchain._internal.register_abi`, held to eth-abi by the tests). Raises
+    :class:`ChainError` for anything else."""
+    topics = log.topics
+    if len(topics) != 3 or topics[0] != _EVENT_RECORDED:
         raise ChainError(f"log {log.log_index} of block {log.block_number} is not EventRecorded")
-    seq = _word_int(data, 0)
     office = topics[2]
-    if (
-        seq >= 2**64
-        or any(data[40:64])
-        or any(data[160:172])
-        or any(office[2:])
-        or not office[:2].isascii()
-    ):
+    if any(office[2:]) or not office[:2].isascii():
         raise ChainError(f"log {log.log_index} of block {log.block_number} is malformed")
+    try:
+        fields = event_recorded_fields(log.data)
+    except ValueError as error:
+        raise ChainError(
+            f"log {log.log_index} of block {log.block_number} is malformed: {error}"
+        ) from None
+    seq, event_code, document_hash, entry_hash, prev_entry_hash, signer, key, document = fields
     return RecordedEvent(
         record_id=topics[1],
         office=office[:2].decode("ascii"),
         seq=seq,
-        event_code=data[32:40],
-        document_hash=data[64:96],
-        entry_hash=data[96:128],
-        prev_entry_hash=data[128:160],
-        signer=data[172:192],
-        record_key=_dynamic_bytes(data, 192),
-        document=_dynamic_bytes(data, 224),
+        event_code=event_code,
+        document_hash=document_hash,
+        entry_hash=entry_hash,
+        prev_entry_hash=prev_entry_hash,
+        signer=signer,
+        record_key=key,
+        document=document,
         block_number=log.block_number,
         block_hash=log.block_hash,
         transaction_hash=log.transaction_hash,
