@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
-import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +17,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
@@ -30,7 +29,7 @@ from ipchain.db.base import make_engine, session_factory, upgrade
 from ipchain.indexer import Indexer
 from ipchain.ledger import EventToAnchor
 from ipchain.service import NodeService, ServiceOptions
-from tests.conftest import Consortium, deploy_test_consortium, postgres_url
+from tests.conftest import Consortium, deploy_test_consortium, empty_database
 from tests.db.conftest import design_event, to_anchor, trademark_event
 
 DAY = datetime.date(2024, 3, 1)
@@ -109,23 +108,8 @@ def register(anvil_binary: Path) -> Iterator[Register]:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database URL (PostgreSQL cases get a schema of their own)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'index.db'}"
-        return
-    server = postgres_url()
-    if server is None:
-        pytest.skip("PostgreSQL cases need IPCHAIN_TEST_POSTGRES_URL (a server URL)")
-    schema = f"audit_{secrets.token_hex(6)}"
-    admin = create_engine(make_url(server).set(drivername="postgresql+psycopg"))
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    url = make_url(server).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    with empty_database(request.param, tmp_path, "audit") as url:
+        yield url
 
 
 @dataclass

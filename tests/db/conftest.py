@@ -7,14 +7,11 @@ other's rows even when they run against one shared server.
 from __future__ import annotations
 
 import datetime
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from ipchain.db.base import make_engine, session_factory, upgrade
@@ -29,29 +26,14 @@ from ipchain.models import (
     TrademarkData,
 )
 from ipchain.types import RecordKey
-from tests.conftest import postgres_url
+from tests.conftest import empty_database
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database (not migrated)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'index.db'}"
-        return
-    server = postgres_url()
-    if server is None:
-        pytest.skip("PostgreSQL cases need IPCHAIN_TEST_POSTGRES_URL (a server URL)")
-    schema = f"test_{secrets.token_hex(6)}"
-    admin = create_engine(make_url(server).set(drivername="postgresql+psycopg"))
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    url = make_url(server).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    with empty_database(request.param, tmp_path, "test") as url:
+        yield url
 
 
 @pytest.fixture
