@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from eth_utils import is_address, to_checksum_address
 
@@ -54,6 +54,8 @@ from ipchain.governance_queries import GovernanceQueries
 from ipchain.governance_setup import consortium_ca_certificate
 from ipchain.keys import OfficeKey, PemOrCertificate, verify_office_certificate
 from ipchain.node import Node, admin_key_name, signer_key_name
+
+_T = TypeVar("_T")
 
 RELAY_WINDOW_SECONDS: Final = 600
 """How long a signed attestation may wait for its relay (the EIP-712 deadline)."""
@@ -308,17 +310,9 @@ class GovernanceActions:
 
     def vote(self, office: str, proposal_id: int) -> VoteOutcome:
         """Vote for a proposal as ``office`` (its admin key)."""
-        _check_proposal_id(proposal_id)
-        key = self.admin_key(office)
-        registry = self.governance.registry
-        with self._office_lock(office):
-            self._preflight(
-                key,
-                self.governance.registry_address,
-                registry.encode_call("vote", proposal_id),
-                [registry],
-            )
-            executed = self.governance.vote(key, proposal_id)
+        executed = self._proposal_write(
+            office, "vote", proposal_id, lambda key: self.governance.vote(key, proposal_id)
+        )
         if executed:
             self._changed()
         return VoteOutcome(self.governance.proposal(proposal_id), executed)
@@ -326,6 +320,17 @@ class GovernanceActions:
     def execute(self, office: str, proposal_id: int) -> ProposalView:
         """Apply a proposal that passed without being executed (any office may; ``office``'s
         admin key pays)."""
+        self._proposal_write(
+            office, "execute", proposal_id, lambda key: self.governance.execute(key, proposal_id)
+        )
+        self._changed()
+        return self.governance.proposal(proposal_id)
+
+    def _proposal_write(
+        self, office: str, function: str, proposal_id: int, write: Callable[[OfficeKey], _T]
+    ) -> _T:
+        """Send ``function(proposal_id)`` to OfficeRegistry with ``office``'s admin key, after a
+        call that surfaces a refusal as its custom error without spending a transaction."""
         _check_proposal_id(proposal_id)
         key = self.admin_key(office)
         registry = self.governance.registry
@@ -333,12 +338,10 @@ class GovernanceActions:
             self._preflight(
                 key,
                 self.governance.registry_address,
-                registry.encode_call("execute", proposal_id),
+                registry.encode_call(function, proposal_id),
                 [registry],
             )
-            self.governance.execute(key, proposal_id)
-        self._changed()
-        return self.governance.proposal(proposal_id)
+            return write(key)
 
     def _changed(self) -> None:
         if self._on_change is not None:
