@@ -7,7 +7,7 @@ is bound to that one office) and the submission status resource. Errors are
 is at ``/api/v1/openapi.json`` and an interactive page at ``/api/v1/docs``.
 
 Routes are thin: they translate HTTP to calls of the node's services
-(:class:`ipchain.service.NodeService`) and back, and never touch SQL.
+(:class:`ipchain.node.service.NodeService`) and back, and never touch SQL.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from api.routes import (
     workshop,
 )
 from ipchain.errors import NotFoundError
-from ipchain.service import NodeService
+from ipchain.node.service import NodeService
 
 DESCRIPTION = """\
 A permissioned-blockchain register of trademark and industrial-design events (WIPO CWS Task 59).

@@ -9,7 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from ipchain.errors import AuthenticationError
-from ipchain.service import NodeService
+from ipchain.node.service import NodeService
 
 API_PREFIX = "/api/v1"
 

@@ -1,6 +1,6 @@
 """Pydantic models of the API's JSON: the edge only.
 
-The services return frozen dataclasses (:mod:`ipchain.query`, :mod:`ipchain.submissions`);
+The services return frozen dataclasses (:mod:`ipchain.register.queries`, :mod:`ipchain.register.submissions`);
 these models describe the same values for OpenAPI and serialise them. Member names are
 snake_case like the register event documents themselves, so a record's data reads the same in
 a response as in the document that was anchored.
@@ -14,15 +14,15 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ipchain.attestations import Attestation
-from ipchain.governance import OfficeInfo, ProposalView
-from ipchain.governance_queries import (
+from ipchain.governance.queries import (
     AttestationView,
     ProposalSummary,
     SignerView,
     StatusChangeView,
 )
-from ipchain.query import EventView, RecordView
-from ipchain.submissions import SubmissionEntryView, SubmissionView
+from ipchain.governance.registry import OfficeInfo, ProposalView
+from ipchain.register.queries import EventView, RecordView
+from ipchain.register.submissions import SubmissionEntryView, SubmissionView
 
 
 class _Model(BaseModel):

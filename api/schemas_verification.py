@@ -1,6 +1,6 @@
 """Pydantic models of the verification endpoints' JSON (see :mod:`api.routes.verification`).
 
-Hashes are ``0x`` + 64 lower-case hex digits; verdicts are those of :mod:`ipchain.verify`
+Hashes are ``0x`` + 64 lower-case hex digits; verdicts are those of :mod:`ipchain.verification.records`
 (``verified``, ``tampered``, ``missing``, ``unanchored``, ``out_of_order``) and discrepancy
 kinds those of the audit (docs/audit.md).
 """
@@ -11,9 +11,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ipchain.audit import Discrepancy
-from ipchain.verification_service import StoredEventCheck, StoredRecordVerification
-from ipchain.verify import BundleReport, DocumentVerification, EventCheck
+from ipchain.verification.audit import Discrepancy
+from ipchain.verification.records import BundleReport, DocumentVerification, EventCheck
+from ipchain.verification.service import StoredEventCheck, StoredRecordVerification
 
 
 class _Model(BaseModel):

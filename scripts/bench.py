@@ -23,11 +23,11 @@ from rich.table import Table
 
 from ipchain.chain.anvil import AnvilNode
 from ipchain.chain.base import ChainBackend
-from ipchain.contracts import FoundingOffice, deploy_consortium
+from ipchain.contracts.bindings import FoundingOffice, deploy_consortium
 from ipchain.encoding import canonical_bytes, document_hash
 from ipchain.keys import OfficeKey
-from ipchain.ledger import EventToAnchor, Ledger
-from ipchain.node import fund
+from ipchain.node.setup import fund
+from ipchain.register.ledger import EventToAnchor, Ledger
 
 DEFAULT_EVENTS = {1: 300, 10: 2_000, 100: 10_000, 500: 20_000}
 

@@ -43,9 +43,9 @@ from rich.table import Table
 from api.app import create_app
 from ipchain.config import Settings
 from ipchain.encoding import canonical_bytes, document_hash
-from ipchain.ledger import EventToAnchor
-from ipchain.node import init_node
-from ipchain.service import NodeService, ServiceOptions
+from ipchain.node.service import NodeService, ServiceOptions
+from ipchain.node.setup import init_node
+from ipchain.register.ledger import EventToAnchor
 
 OFFICES = ("EM", "AU", "RU")
 # Application numbers each office's format accepts, numbered from a per-run base.

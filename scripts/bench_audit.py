@@ -3,7 +3,7 @@
 
 1. **Anvil**: anchor ``--events`` synthetic register events (realistic documents and
    histories, 1,000 per transaction, heads known up front), index them with the node's
-   :class:`~ipchain.indexer.Indexer`, then time :func:`ipchain.audit.audit` over the whole
+   :class:`~ipchain.db.indexer.Indexer`, then time :func:`ipchain.verification.audit.audit` over the whole
    database in one process and in two worker processes (``--workers``), with the time split
    into its parts (reading the chain's logs, streaming the database), and time
    ``verify_stored_record`` (what ``GET /records/{key}/verify`` runs) on a sample of records.
@@ -36,18 +36,18 @@ from sqlalchemy import select, text
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_index import OFFICES, synthetic_entries
 
-from ipchain._internal.audit_checks import STORED_COLUMNS, expected_row
-from ipchain.audit import audit
 from ipchain.chain.base import ChainBackend
-from ipchain.contracts import Deployment, FoundingOffice, deploy_consortium, load_interface
+from ipchain.contracts.bindings import Deployment, FoundingOffice, deploy_consortium, load_interface
 from ipchain.db.base import make_engine, session_factory, upgrade
+from ipchain.db.indexer import Indexer
 from ipchain.db.register import events
 from ipchain.encoding import ZERO_HASH
-from ipchain.indexer import Indexer
 from ipchain.keys import OfficeKey
-from ipchain.ledger import EventToAnchor, Ledger, entry_from_raw_log
-from ipchain.node import fund
-from ipchain.verification_service import VerificationService
+from ipchain.node.setup import fund
+from ipchain.register.ledger import EventToAnchor, Ledger, entry_from_raw_log
+from ipchain.verification.audit import audit
+from ipchain.verification.audit_checks import STORED_COLUMNS, expected_row
+from ipchain.verification.service import VerificationService
 
 BATCH = 1_000
 """Entries per transaction (about 100M gas with these documents; anvil's and the embedded

@@ -7,7 +7,7 @@
 2. **Queries**: ``RegisterQueries.record_events`` (a record's history) and filtered
    ``search_records``, each from ``--clients`` threads at once, p50/p95/p99 in milliseconds.
 3. **Catch-up**: anchor ``--chain-events`` events on an anvil node (250 per transaction), then
-   time a fresh :class:`~ipchain.indexer.Indexer` reading them all into an empty database.
+   time a fresh :class:`~ipchain.db.indexer.Indexer` reading them all into an empty database.
 
     python scripts/bench_index.py                       # 100k events, SQLite
     python scripts/bench_index.py --events 1000000      # the DESIGN §7 size
@@ -37,10 +37,10 @@ from rich.table import Table
 from sqlalchemy import text
 
 from ipchain.db.base import make_engine, refresh_statistics, session_factory, upgrade
-from ipchain.db.register_index import store_entries
 from ipchain.encoding import ZERO_HASH, canonical_bytes, entry_hash, event_code_bytes8, record_id
-from ipchain.ledger import AnchoredEntry
-from ipchain.query import RecordFilter, RegisterQueries
+from ipchain.register.indexing import store_entries
+from ipchain.register.ledger import AnchoredEntry
+from ipchain.register.queries import RecordFilter, RegisterQueries
 
 # Offices by share of records, with their number shapes.
 OFFICES = (
@@ -350,11 +350,11 @@ def catch_up(events: int, url: str) -> tuple[int, float, float, float]:
     """Anchor ``events`` on anvil, then index them all with a fresh indexer."""
     from ipchain.chain.anvil import AnvilNode
     from ipchain.chain.rpc import RpcChain
-    from ipchain.contracts import FoundingOffice, deploy_consortium
-    from ipchain.indexer import Indexer
+    from ipchain.contracts.bindings import FoundingOffice, deploy_consortium
+    from ipchain.db.indexer import Indexer
     from ipchain.keys import OfficeKey
-    from ipchain.ledger import EventToAnchor, Ledger
-    from ipchain.node import fund
+    from ipchain.node.setup import fund
+    from ipchain.register.ledger import EventToAnchor, Ledger
 
     node = AnvilNode.start()
     chain = RpcChain.connect(node.url)

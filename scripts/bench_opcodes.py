@@ -30,11 +30,11 @@ from rich.console import Console
 from rich.table import Table
 
 from ipchain.chain.embedded import EmbeddedChain
-from ipchain.contracts import FoundingOffice, deploy_consortium
+from ipchain.contracts.bindings import FoundingOffice, deploy_consortium
 from ipchain.encoding import canonical_bytes, document_hash
 from ipchain.keys import OfficeKey
-from ipchain.ledger import EventToAnchor, Ledger
-from ipchain.node import fund
+from ipchain.node.setup import fund
+from ipchain.register.ledger import EventToAnchor, Ledger
 
 DOCUMENT_SIZE = 700
 

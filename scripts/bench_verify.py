@@ -34,7 +34,13 @@ from eth_hash.auto import keccak
 from rich.console import Console
 from rich.table import Table
 
-from ipchain.bundle import (
+from ipchain.chain.base import ChainBackend
+from ipchain.contracts.bindings import Deployment, FoundingOffice, deploy_consortium
+from ipchain.encoding import canonical_bytes, record_id
+from ipchain.keys import OfficeKey
+from ipchain.node.setup import fund
+from ipchain.register.ledger import AnchoredEntry, EventToAnchor, Ledger
+from ipchain.verification.bundle import (
     FORMAT_VERSION,
     Bundle,
     BundleContract,
@@ -45,12 +51,6 @@ from ipchain.bundle import (
     load_bundle,
     verify_bundle,
 )
-from ipchain.chain.base import ChainBackend
-from ipchain.contracts import Deployment, FoundingOffice, deploy_consortium
-from ipchain.encoding import canonical_bytes, record_id
-from ipchain.keys import OfficeKey
-from ipchain.ledger import AnchoredEntry, EventToAnchor, Ledger
-from ipchain.node import fund
 
 EVENT_CODES = ("A10", "Q10", "F10", "M10", "P10", "R10", "S10", "U10")
 

@@ -19,10 +19,10 @@ from eth_account import Account
 
 from ipchain.chain.anvil import AnvilNode, find_anvil_binary
 from ipchain.chain.base import ChainBackend
-from ipchain.contracts import Deployment, FoundingOffice, deploy_consortium
+from ipchain.contracts.bindings import Deployment, FoundingOffice, deploy_consortium
 from ipchain.keys import OfficeKey
-from ipchain.ledger import Ledger
-from ipchain.node import fund
+from ipchain.node.setup import fund
+from ipchain.register.ledger import Ledger
 
 # Test keystores use a cheap scrypt cost: still encrypted, but unlocking takes milliseconds.
 os.environ.setdefault("IPCHAIN_KEYSTORE_FAST_KDF", "1")

@@ -8,16 +8,16 @@ from datetime import date
 
 import pytest
 
-from ipchain.demo_data import DEMO_AS_OF, demo_image, generate_demo_events
 from ipchain.encoding import canonical_bytes
-from ipchain.models import (
+from ipchain.register.catalog import IpType, RecordKey, RecordStatus, find_office
+from ipchain.register.demo_data import DEMO_AS_OF, demo_image, generate_demo_events
+from ipchain.register.models import (
     DesignData,
     RegisterEvent,
     TrademarkData,
     current_record_data,
     replay_history,
 )
-from ipchain.types import IpType, RecordKey, RecordStatus, find_office
 
 Histories = dict[RecordKey, list[RegisterEvent]]
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from ipchain._internal.dataclass_json import NotQuickError
-from ipchain.demo_data import generate_demo_events
 from ipchain.errors import InvalidInputError
-from ipchain.models import RegisterEvent, _read_event
+from ipchain.register.demo_data import generate_demo_events
+from ipchain.register.documents import NotQuickError
+from ipchain.register.models import RegisterEvent, _read_event
 
 # Values that are wrong (or right) somewhere in a document: types, blanks, dates, codes, keys.
 REPLACEMENTS: list[object] = [

@@ -18,7 +18,8 @@ from ipchain.errors import (
     StateTransitionError,
     UnknownEventCodeError,
 )
-from ipchain.models import (
+from ipchain.register.catalog import RecordKey, RecordStatus
+from ipchain.register.models import (
     SCHEMA,
     DesignData,
     DesignView,
@@ -34,7 +35,6 @@ from ipchain.models import (
     derive_status,
     replay_history,
 )
-from ipchain.types import RecordKey, RecordStatus
 
 HASH_A = "0x" + "ab" * 32
 HASH_B = "0x" + "cd" * 32

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import eth_abi
 
-from ipchain._internal.register_abi import decode_event_recorded, encode_record_events
-from ipchain.contracts import load_interface
+from ipchain.contracts.bindings import load_interface
+from ipchain.contracts.register_ledger import decode_event_recorded, encode_record_events
 
 ENTRIES = [
     ("EM/TM/018123456", b"A10\0\0\0\0\0", b"\x01" * 32, b"\0" * 32, b'{"a":1}'),

@@ -9,7 +9,7 @@ from importlib import resources
 import pytest
 
 from ipchain.errors import InvalidRecordKeyError, UnknownEventCodeError, UnknownOfficeError
-from ipchain.types import (
+from ipchain.register.catalog import (
     MAX_RECORD_KEY_LENGTH,
     ST13_LENGTH,
     IpType,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from api.deps import BaseUrl, Service
 from api.problems import PROBLEM_MEDIA_TYPE
 from api.schemas import Event, EventPage, Links, Problem
-from ipchain.query import MAX_LIMIT
+from ipchain.register.queries import MAX_LIMIT
 
 router = APIRouter(tags=["events"])
 

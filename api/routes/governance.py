@@ -33,16 +33,16 @@ from api.schemas import (
     VoteOut,
 )
 from ipchain.errors import InvalidInputError, NotFoundError
-from ipchain.governance_actions import ProposalRequest
-from ipchain.governance_queries import (
+from ipchain.governance.actions import ProposalRequest
+from ipchain.governance.dev_setup import office_certificate_path
+from ipchain.governance.queries import (
     PROPOSAL_STATES,
     parse_hash,
     parse_subject,
     party_subject,
 )
-from ipchain.governance_setup import office_certificate_path
-from ipchain.query import MAX_LIMIT
-from ipchain.service import NodeService
+from ipchain.node.service import NodeService
+from ipchain.register.queries import MAX_LIMIT
 
 router = APIRouter(tags=["governance"])
 

@@ -20,7 +20,7 @@ from ipchain.errors import (
     NotFoundError,
     UnsupportedMediaTypeError,
 )
-from ipchain.submissions import SubmissionView
+from ipchain.register.submissions import SubmissionView
 
 router = APIRouter(tags=["offices"])
 

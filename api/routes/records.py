@@ -13,8 +13,8 @@ from api.deps import BaseUrl, Service
 from api.problems import PROBLEM_MEDIA_TYPE
 from api.schemas import Event, Links, Problem, Record, RecordHistory, RecordPage
 from ipchain.errors import InvalidInputError
-from ipchain.query import MAX_LIMIT, SORT_KEYS, RecordFilter
-from ipchain.types import RecordKey
+from ipchain.register.catalog import RecordKey
+from ipchain.register.queries import MAX_LIMIT, SORT_KEYS, RecordFilter
 
 router = APIRouter(tags=["records"])
 

@@ -17,10 +17,10 @@ from api.schemas_verification import (
     DocumentVerificationOut,
     RecordVerificationOut,
 )
-from ipchain.bundle import FORMAT
 from ipchain.errors import UnsupportedMediaTypeError
-from ipchain.verification_service import VerificationService
-from ipchain.verify import BundleReport
+from ipchain.verification.bundle import FORMAT
+from ipchain.verification.records import BundleReport
+from ipchain.verification.service import VerificationService
 
 router = APIRouter(tags=["verification"])
 

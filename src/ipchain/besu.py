@@ -29,7 +29,7 @@ from eth_keys.datatypes import PrivateKey, PublicKey
 from eth_utils import ValidationError, is_address, to_checksum_address
 
 from ipchain.chain.base import ChainBackend
-from ipchain.contracts import DEFAULT_MAX_FEE_PER_GAS, Deployment
+from ipchain.contracts.bindings import DEFAULT_MAX_FEE_PER_GAS, Deployment
 from ipchain.encoding import office_code_bytes2
 from ipchain.errors import InvalidInputError, TransactionRejectedError
 from ipchain.keys import OfficeKey
@@ -394,7 +394,7 @@ def allowlists_from_registry(
     """Allowlists as OfficeRegistry says now: the admin and signer accounts of Active offices,
     and the enodes of those ``offices`` (the network spec) that are Active. Suspended, removed
     and not-yet-admitted offices are left out."""
-    from ipchain.governance import Governance, OfficeStatus
+    from ipchain.governance.registry import Governance, OfficeStatus
 
     active = [
         o for o in Governance(backend, deployment).offices() if o.status is OfficeStatus.ACTIVE
@@ -483,7 +483,7 @@ def _run(arguments: Any) -> Any:
         folders = generate_network(offices, chain_id, arguments.out)
         return {code: str(folder) for code, folder in folders.items()}
     from ipchain.config import Settings
-    from ipchain.node import (
+    from ipchain.node.setup import (
         admin_key_name,
         keystore_password,
         node_keystore,
@@ -525,8 +525,8 @@ def _run(arguments: Any) -> Any:
 
 
 def _deploy(settings: Any, backend: ChainBackend, spec: Path, deployer_name: str) -> Any:
-    from ipchain.contracts import FoundingOffice, deploy_consortium
-    from ipchain.node import keystore_password, node_keystore
+    from ipchain.contracts.bindings import FoundingOffice, deploy_consortium
+    from ipchain.node.setup import keystore_password, node_keystore
 
     if settings.deployment_file.exists():
         raise InvalidInputError(f"{settings.deployment_file} exists: already deployed")

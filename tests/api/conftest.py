@@ -26,8 +26,8 @@ from api.app import create_app
 from ipchain.chain.anvil import AnvilNode
 from ipchain.config import DEMO_OFFICES, Settings
 from ipchain.keys import Keystore, OfficeKey
-from ipchain.node import init_node, keystore_password, signer_key_name
-from ipchain.service import NodeService, ServiceOptions
+from ipchain.node.service import NodeService, ServiceOptions
+from ipchain.node.setup import init_node, keystore_password, signer_key_name
 from tests.conftest import postgres_url
 
 OFFICE_CODES = tuple(code for code, _ in DEMO_OFFICES)

@@ -194,7 +194,7 @@ def test_credentials(node: RunningNode, case: str) -> None:
 
 
 def test_revoked_token(node: RunningNode) -> None:
-    from ipchain.auth import revoke
+    from ipchain.node.tokens import revoke
 
     token = node.service.create_token("EM")
     with node.service.session_factory() as session:

@@ -8,7 +8,7 @@ import stat
 from sqlalchemy import func, select
 
 from ipchain.db.submissions import submissions
-from ipchain.service import demo_tokens_file, ensure_demo_tokens, load_demo_data
+from ipchain.node.service import demo_tokens_file, ensure_demo_tokens, load_demo_data
 from tests.api.conftest import RunningNode
 
 

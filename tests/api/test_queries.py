@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ipchain.service import load_demo_data
+from ipchain.node.service import load_demo_data
 from tests.api.conftest import RunningNode
 
 RECORDS = "/api/v1/records"

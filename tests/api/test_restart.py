@@ -180,7 +180,7 @@ def test_entry_already_on_chain_is_taken_as_done(
     submitter, as a lost-and-retried transaction would be) is refused by the contract as a
     replay, and the submitter records it as anchored instead of failing or duplicating it."""
     from ipchain.encoding import ZERO_HASH
-    from ipchain.ledger import EventToAnchor
+    from ipchain.register.ledger import EventToAnchor
 
     node = start_node(embedded_dir, run_submitter=False)
     auth = node.token("EM")

@@ -26,9 +26,9 @@ from ipchain.chain.anvil import AnvilNode
 from ipchain.chain.rpc import RpcChain
 from ipchain.config import Settings
 from ipchain.db.base import make_engine, session_factory, upgrade
-from ipchain.indexer import Indexer
-from ipchain.ledger import EventToAnchor
-from ipchain.service import NodeService, ServiceOptions
+from ipchain.db.indexer import Indexer
+from ipchain.node.service import NodeService, ServiceOptions
+from ipchain.register.ledger import EventToAnchor
 from tests.conftest import Consortium, deploy_test_consortium, empty_database
 from tests.db.conftest import design_event, to_anchor, trademark_event
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ipchain.audit import audit
+from ipchain.verification.audit import audit
 from tests.audit.conftest import DESIGN, SECOND, TRADEMARK, IndexedNode
 from tests.audit.test_tamper import delete_row, edit_entry_hash, insert_duplicate, insert_row
 

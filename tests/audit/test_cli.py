@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ipchain._internal.audit_cli import EXIT_BAD_INPUT, run_audit
-from ipchain._internal.bundle_cli import run_bundle
-from ipchain._internal.verify_cli import EXIT_FAILED, EXIT_VERIFIED, run_verify
-from ipchain.bundle import load_bundle
 from ipchain.chain.anvil import AnvilNode
 from ipchain.chain.rpc import RpcChain
-from ipchain.cli import app
+from ipchain.cli.app import app
+from ipchain.cli.audit import EXIT_BAD_INPUT, run_audit
+from ipchain.cli.bundle import run_bundle
+from ipchain.cli.verify import EXIT_FAILED, EXIT_VERIFIED, run_verify
 from ipchain.config import Settings
+from ipchain.verification.bundle import load_bundle
 from tests.audit.conftest import DAY, TRADEMARK, IndexedNode
 from tests.conftest import deploy_test_consortium
 from tests.db.conftest import to_anchor, trademark_event

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ipchain._internal.audit_cli import (
+from ipchain.cli.audit import (
     EXIT_BAD_INPUT,
     EXIT_DISCREPANCIES,
     EXIT_PASSED,
@@ -17,9 +17,9 @@ from ipchain._internal.audit_cli import (
 )
 from ipchain.config import Settings
 from ipchain.db.base import make_engine, session_factory, upgrade
-from ipchain.indexer import Indexer
-from ipchain.node import init_node, signer_key_name
-from ipchain.verification_service import VerificationService
+from ipchain.db.indexer import Indexer
+from ipchain.node.setup import init_node, signer_key_name
+from ipchain.verification.service import VerificationService
 from tests.db.conftest import to_anchor, trademark_event
 
 DAY = datetime.date(2024, 5, 2)

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from ipchain._internal.audit_cli import EXIT_DISCREPANCIES, EXIT_PASSED, run_audit
-from ipchain.audit import AuditReport, DiscrepancyKind, audit
+from ipchain.cli.audit import EXIT_DISCREPANCIES, EXIT_PASSED, run_audit
 from ipchain.encoding import canonical_bytes, entry_hash, event_code_bytes8, record_id
+from ipchain.verification.audit import AuditReport, DiscrepancyKind, audit
 from tests.audit.conftest import DESIGN, HASH_ONLY, SECOND, TRADEMARK, IndexedNode
 
 FAKE_HASH = bytes.fromhex("ab" * 32)

@@ -36,9 +36,9 @@ from ipchain.besu import (
 )
 from ipchain.chain.anvil import AnvilNode
 from ipchain.chain.rpc import RpcChain
-from ipchain.contracts import Deployment
+from ipchain.contracts.bindings import Deployment
 from ipchain.errors import InvalidInputError
-from ipchain.governance import Governance
+from ipchain.governance.registry import Governance
 from tests.conftest import Consortium, deploy_test_consortium, new_key
 
 NODE_CONFIG = Path(__file__).resolve().parents[2] / "node_config" / "besu"

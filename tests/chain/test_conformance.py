@@ -9,11 +9,11 @@ from __future__ import annotations
 import pytest
 
 from ipchain.chain.base import ChainBackend
-from ipchain.contracts import load_interface, send_and_confirm, sign_transaction
+from ipchain.contracts.bindings import load_interface, send_and_confirm, sign_transaction
 from ipchain.encoding import ZERO_HASH, record_id
 from ipchain.errors import ContractRevertError, ReceiptTimeoutError, TransactionRejectedError
-from ipchain.ledger import EventToAnchor
-from ipchain.node import fund
+from ipchain.node.setup import fund
+from ipchain.register.ledger import EventToAnchor
 from tests.conftest import Consortium, deploy_test_consortium, new_key
 
 

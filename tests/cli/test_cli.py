@@ -13,7 +13,7 @@ import pytest
 
 from ipchain.chain.anvil import AnvilNode
 
-IPCHAIN = [sys.executable, "-m", "ipchain.cli"]
+IPCHAIN = [sys.executable, "-m", "ipchain.cli.app"]
 
 
 def run(*arguments: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ipchain.contracts import CONTRACT_NAMES, load_interface
+from ipchain.contracts.bindings import CONTRACT_NAMES, load_interface
 
 ROOT = Path(__file__).resolve().parents[2]
 

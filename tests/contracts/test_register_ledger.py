@@ -7,11 +7,11 @@ import hashlib
 
 import pytest
 
-from ipchain.contracts import send_and_confirm
+from ipchain.contracts.bindings import send_and_confirm
 from ipchain.encoding import ZERO_HASH, entry_hash, event_code_bytes8, record_id
 from ipchain.errors import ContractRevertError
 from ipchain.keys import OfficeKey
-from ipchain.ledger import EventToAnchor
+from ipchain.register.ledger import EventToAnchor
 from tests.conftest import Consortium
 
 

@@ -16,7 +16,7 @@ import eth_abi
 import pytest
 
 from ipchain.chain.base import ChainBackend, Receipt
-from ipchain.contracts import call_function, send_and_confirm, sign_transaction
+from ipchain.contracts.bindings import call_function, send_and_confirm, sign_transaction
 from ipchain.encoding import ZERO_HASH, entry_hash, event_code_bytes8, record_id
 from ipchain.errors import ContractRevertError
 from tests.conftest import Consortium, deploy_test_consortium

@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ipchain.db.base import make_engine, session_factory, upgrade
 from ipchain.encoding import canonical_bytes, document_hash
-from ipchain.ledger import EventToAnchor
-from ipchain.models import (
+from ipchain.register.catalog import RecordKey
+from ipchain.register.ledger import EventToAnchor
+from ipchain.register.models import (
     DesignData,
     LocalizedText,
     NiceClass,
@@ -25,7 +26,6 @@ from ipchain.models import (
     RegisterEvent,
     TrademarkData,
 )
-from ipchain.types import RecordKey
 from tests.conftest import empty_database
 
 

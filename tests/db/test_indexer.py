@@ -11,12 +11,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ipchain.chain.base import BlockInfo
 from ipchain.chain.rpc import RpcChain
-from ipchain.contracts import DecodedLog
+from ipchain.contracts.bindings import DecodedLog
+from ipchain.db.indexer import HandlerRegistry, Indexer
 from ipchain.db.register import events, records
 from ipchain.encoding import ZERO_HASH, hash_to_hex
-from ipchain.indexer import HandlerRegistry, Indexer
-from ipchain.ledger import EventToAnchor
-from ipchain.query import RegisterQueries
+from ipchain.register.ledger import EventToAnchor
+from ipchain.register.queries import RegisterQueries
 from tests.conftest import Consortium
 from tests.db.conftest import design_event, to_anchor, trademark_event
 

@@ -13,13 +13,13 @@ from collections.abc import Sequence
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from ipchain.db.register_index import derive_status, merge_record_data, store_entries
 from ipchain.encoding import ZERO_HASH, canonical_bytes, document_hash, entry_hash, record_id
 from ipchain.encoding import event_code_bytes8 as code8
 from ipchain.errors import InvalidInputError, NotFoundError
-from ipchain.ledger import AnchoredEntry
-from ipchain.models import RegisterEvent, replay_history
-from ipchain.query import RecordFilter, RegisterQueries
+from ipchain.register.indexing import derive_status, merge_record_data, store_entries
+from ipchain.register.ledger import AnchoredEntry
+from ipchain.register.models import RegisterEvent, replay_history
+from ipchain.register.queries import RecordFilter, RegisterQueries
 from tests.db.conftest import design_event, trademark_event
 
 D = datetime.date

@@ -10,12 +10,12 @@ import pytest
 
 from ipchain.attestations import STANDARD_SCHEMAS, Attestations, approve_schemas
 from ipchain.chain.base import ChainBackend, Receipt
-from ipchain.contracts import send_and_confirm
+from ipchain.contracts.bindings import send_and_confirm
 from ipchain.encoding import ZERO_HASH, event_code_bytes8
 from ipchain.errors import ContractRevertError
-from ipchain.governance import Governance
+from ipchain.governance.registry import Governance
 from ipchain.keys import OfficeKey
-from ipchain.ledger import AnchoredEntry, EventToAnchor, Ledger
+from ipchain.register.ledger import AnchoredEntry, EventToAnchor, Ledger
 from tests.conftest import Consortium
 
 

@@ -29,7 +29,7 @@ from ipchain.errors import (
     NotFoundError,
     VerificationError,
 )
-from ipchain.governance import Governance, ProposalState
+from ipchain.governance.registry import Governance, ProposalState
 from tests.conftest import Consortium
 from tests.governance.helpers import (
     advance_time,

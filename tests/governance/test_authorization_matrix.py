@@ -32,10 +32,10 @@ import pytest
 from ipchain.attestations import PARTY_IDENTITY_SCHEMA, Attestation, Attestations
 from ipchain.chain.base import ChainBackend
 from ipchain.errors import ContractRevertError
-from ipchain.governance import Governance, OfficeStatus
+from ipchain.governance.registry import Governance, OfficeStatus
 from ipchain.keys import OfficeKey
-from ipchain.ledger import AnchoredEntry
-from ipchain.node import fund
+from ipchain.node.setup import fund
+from ipchain.register.ledger import AnchoredEntry
 from tests.conftest import Consortium, deploy_test_consortium, new_key
 from tests.governance.helpers import (
     anchor_one,

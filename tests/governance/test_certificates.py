@@ -22,7 +22,7 @@ from ipchain.keys import (
     create_consortium_ca,
     issue_office_certificate,
 )
-from ipchain.node import fund
+from ipchain.node.setup import fund
 from tests.conftest import Consortium, new_key
 from tests.governance.helpers import (
     approve_standard_schemas,

@@ -1,4 +1,4 @@
-"""Proposal lifecycle on OfficeRegistry through ipchain.governance: admission, suspension and
+"""Proposal lifecycle on OfficeRegistry through ipchain.governance.registry: admission, suspension and
 reinstatement enforced on RegisterLedger, thresholds, events, proposal-state denials (expired,
 double vote, executed, below threshold, non-member vote) and bad input that writes nothing."""
 
@@ -8,13 +8,13 @@ import pytest
 
 from ipchain.chain.base import ChainBackend
 from ipchain.errors import ContractRevertError, InvalidInputError, UnknownOfficeError
-from ipchain.governance import (
+from ipchain.governance.registry import (
     Governance,
     OfficeStatus,
     ProposalAction,
     ProposalState,
 )
-from ipchain.node import fund
+from ipchain.node.setup import fund
 from tests.conftest import Consortium, new_key
 from tests.governance.helpers import (
     advance_time,

@@ -31,10 +31,10 @@ from api.app import create_app
 from ipchain.chain.anvil import AnvilNode, find_anvil_binary
 from ipchain.chain.rpc import RpcChain
 from ipchain.config import Settings
-from ipchain.governance import Governance
+from ipchain.governance.registry import Governance
 from ipchain.keys import OfficeKey
-from ipchain.node import admin_key_name, fund, init_node, keystore_password, signer_key_name
-from ipchain.service import NodeService, ServiceOptions
+from ipchain.node.service import NodeService, ServiceOptions
+from ipchain.node.setup import admin_key_name, fund, init_node, keystore_password, signer_key_name
 
 SHAPED_OFFICES = (
     ("EM", "European Union Intellectual Property Office"),
@@ -164,7 +164,7 @@ def close_world(world: World) -> None:
 
 
 def _add_non_member_keys(settings: Settings) -> None:
-    from ipchain.node import node_keystore, open_backend
+    from ipchain.node.setup import node_keystore, open_backend
 
     keystore = node_keystore(settings)
     password = keystore_password(settings)

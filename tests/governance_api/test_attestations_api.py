@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 
 from ipchain.attestations import OFFICE_CERTIFICATE_SCHEMA, PARTY_IDENTITY_SCHEMA
-from ipchain.contracts import call_function
-from ipchain.governance_setup import (
+from ipchain.contracts.bindings import call_function
+from ipchain.governance.dev_setup import (
     load_or_create_demo_ca,
     office_certificate_path,
 )
 from ipchain.keys import create_consortium_ca, issue_office_certificate
-from ipchain.node import keystore_password
+from ipchain.node.setup import keystore_password
 from tests.governance_api.conftest import World, party_claim
 
 PARTY = PARTY_IDENTITY_SCHEMA.name

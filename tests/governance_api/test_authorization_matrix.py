@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from ipchain.governance_actions import ProposalRequest
+from ipchain.governance.actions import ProposalRequest
 from tests.governance_api.conftest import World, filing, party_claim, unique
 
 ALLOWED = "allowed"

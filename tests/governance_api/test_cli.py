@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from ipchain.chain.anvil import AnvilNode
-from ipchain.cli import main
-from ipchain.governance_setup import office_certificate_path
+from ipchain.cli.app import main
+from ipchain.governance.dev_setup import office_certificate_path
 from tests.cli.test_cli import assert_one_line_error, run
 from tests.conftest import new_key
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ipchain.attestations import verify_office_certificate_binding
 from ipchain.chain.base import BlockInfo, LogEntry
-from ipchain.contracts import DecodedLog
+from ipchain.contracts.bindings import DecodedLog
 from ipchain.db.base import make_engine, session_factory, upgrade
 from ipchain.db.governance import (
     attestation_schemas,
@@ -23,16 +23,16 @@ from ipchain.db.governance import (
     proposal_votes,
     proposals,
 )
+from ipchain.db.indexer import Indexer
 from ipchain.db.register import indexer_checkpoints
-from ipchain.governance_index import (
+from ipchain.governance.dev_setup import ca_certificate_path, office_certificate_path
+from ipchain.governance.indexing import (
     _attested,
     _revoked,
     _signer_added,
     _signer_revoked,
     node_handlers,
 )
-from ipchain.governance_setup import ca_certificate_path, office_certificate_path
-from ipchain.indexer import Indexer
 from tests.governance_api.conftest import World
 
 INDEXED_TABLES = (

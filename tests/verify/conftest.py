@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from ipchain.bundle import build_bundle
 from ipchain.chain.anvil import AnvilNode
 from ipchain.chain.rpc import RpcChain
 from ipchain.encoding import canonical_bytes
-from ipchain.ledger import EventToAnchor
+from ipchain.register.ledger import EventToAnchor
+from ipchain.verification.bundle import build_bundle
 from tests.conftest import Consortium, deploy_test_consortium
 
 RECORD_KEY = "EM/TM/018123456"

@@ -10,11 +10,17 @@ from typing import Any
 import pytest
 from eth_utils import to_checksum_address
 
-from ipchain.bundle import BundleReport, BundleVerifier, dump_bundle, load_bundle, verify_bundle
 from ipchain.chain.rpc import RpcChain
 from ipchain.encoding import canonical_bytes
 from ipchain.errors import BundleFormatError, ChainMismatchError
-from ipchain.verify import EventVerdict
+from ipchain.verification.bundle import (
+    BundleReport,
+    BundleVerifier,
+    dump_bundle,
+    load_bundle,
+    verify_bundle,
+)
+from ipchain.verification.records import EventVerdict
 from tests.verify.conftest import OTHER_KEY, AnchoredRecord
 
 Bundle = dict[str, Any]

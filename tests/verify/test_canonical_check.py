@@ -10,7 +10,7 @@ import pytest
 
 from ipchain.encoding import canonical_bytes, parse_json_strict
 from ipchain.encoding import is_canonical as fast_is_canonical
-from ipchain.verify import canonical_problem
+from ipchain.verification.records import canonical_problem
 from tests.conftest import SHARED
 
 VECTORS = SHARED / "vectors" / "rfc8785"

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from ipchain._internal.verify_cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_VERIFIED, run_verify
 from ipchain.chain.anvil import AnvilNode
+from ipchain.cli.verify import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_VERIFIED, run_verify
 from tests.verify.conftest import AnchoredRecord
 
 
@@ -170,8 +170,8 @@ def test_verifies_against_a_node_embedded_chain(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without --rpc, the embedded chain of --data-dir (closed by its node) is the chain."""
-    from ipchain.bundle import build_bundle
     from ipchain.chain.embedded import EmbeddedChain
+    from ipchain.verification.bundle import build_bundle
     from tests.conftest import deploy_test_consortium
     from tests.verify.conftest import RECORD_KEY, register_document, to_anchor
 

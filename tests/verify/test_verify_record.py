@@ -8,13 +8,18 @@ from typing import Any
 
 import pytest
 
-from ipchain._internal.verify_chain import ChainReader, decode_recorded, expected_ledger_code
-from ipchain.bundle import build_bundle, load_bundle, verify_bundle
 from ipchain.chain.rpc import RpcChain
-from ipchain.contracts import load_interface
+from ipchain.contracts.bindings import load_interface
 from ipchain.encoding import canonical_bytes
 from ipchain.errors import InvalidInputError
-from ipchain.verify import EventVerdict, RecordVerification, verify_document, verify_record
+from ipchain.verification.bundle import build_bundle, load_bundle, verify_bundle
+from ipchain.verification.reader import ChainReader, decode_recorded, expected_ledger_code
+from ipchain.verification.records import (
+    EventVerdict,
+    RecordVerification,
+    verify_document,
+    verify_record,
+)
 from tests.conftest import Consortium
 from tests.governance.helpers import governance, pass_proposal
 from tests.verify.conftest import RECORD_KEY, AnchoredRecord, register_document, to_anchor
@@ -195,7 +200,7 @@ def test_reader_batches_block_reads_and_caches_them(anchored: AnchoredRecord) ->
         backend, deployment.address("OfficeRegistry"), deployment.address("RegisterLedger")
     )
     try:
-        from ipchain._internal.verify_chain import BlockHash
+        from ipchain.verification.reader import BlockHash
 
         numbers = sorted({entry["block_number"] for entry in anchored.bundle["entries"]})
         first = reader.fetch([BlockHash(number) for number in numbers])
@@ -209,8 +214,8 @@ def test_reader_batches_block_reads_and_caches_them(anchored: AnchoredRecord) ->
 
 def test_heads_read_from_storage_match_head_of(consortium: Consortium) -> None:
     """The in-process shortcut for headOf (two storage reads) answers exactly as the contract."""
-    from ipchain._internal.verify_chain import decode_head_of, head_of_call
     from ipchain.encoding import record_id
+    from ipchain.verification.reader import decode_head_of, head_of_call
 
     backend, deployment = consortium.backend, consortium.deployment
     key = "AU/TM/2024000007"

@@ -13,7 +13,7 @@ from eth_utils import to_checksum_address
 
 from ipchain.attestations.schemas import AttestationSchema
 from ipchain.chain.base import ChainBackend
-from ipchain.contracts import (
+from ipchain.contracts.bindings import (
     ContractInterface,
     Deployment,
     call_function,

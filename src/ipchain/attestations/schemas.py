@@ -26,7 +26,7 @@ from ipchain.encoding import (
     parse_json_strict,
 )
 from ipchain.errors import InvalidInputError
-from ipchain.governance import Governance
+from ipchain.governance.registry import Governance
 from ipchain.keys import OfficeKey
 
 _OFFICE_CODE = re.compile(r"[A-Z]{2}")

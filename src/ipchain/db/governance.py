@@ -3,7 +3,7 @@ and votes, approved attestation schemas, attestations.
 
 Like the register index (:mod:`ipchain.db.register`), every row but one kind is derived from
 the chain's logs — OfficeRegistry's and AttestationRegistry's — by
-:mod:`ipchain.governance_index`, and can be rebuilt by reading them again. The exception is
+:mod:`ipchain.governance.indexing`, and can be rebuilt by reading them again. The exception is
 ``attestation_documents``: the claim documents (and certificates) of attestations this node
 issued. Only their hashes are on-chain (claims about people must not be published), so the
 node keeps the documents it knows beside the index, and a reorg or a re-index leaves them be.
@@ -116,7 +116,7 @@ class Proposal(Base):
     proposal_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     """Sequential id from 0."""
     action: Mapped[str] = mapped_column(String(24))
-    """``admit-office``, ``suspend-office``, … (:class:`ipchain.governance.ProposalAction`,
+    """``admit-office``, ``suspend-office``, … (:class:`ipchain.governance.registry.ProposalAction`,
     written in kebab case)."""
     office: Mapped[str | None] = mapped_column(String(2))
     """Office it concerns (None for threshold and schema proposals)."""

@@ -1,6 +1,6 @@
 """Tables of the register index: records, their events, their classes, indexer checkpoints.
 
-Every row here is derived from the chain's ``EventRecorded`` logs by :mod:`ipchain.indexer`;
+Every row here is derived from the chain's ``EventRecorded`` logs by :mod:`ipchain.db.indexer`;
 nothing else writes them. ``events`` is the log itself (one row per anchored entry, with the
 published document beside its hash and the entry's position on the chain). ``records`` and the
 class tables are a **cache of a derivation**: the indexer recomputes a record's row from the

@@ -3,7 +3,7 @@
 Unlike the register index (:mod:`ipchain.db.register`), these rows are not derived from the
 chain: they are the node's own durable state. An accepted submission and all its outbox rows are
 written in one transaction before the API answers, so a crash never loses an accepted event and
-never leaves half a batch; the submitter (:mod:`ipchain.submissions`) moves each outbox row
+never leaves half a batch; the submitter (:mod:`ipchain.register.submissions`) moves each outbox row
 ``pending → sent → anchored`` (or ``failed``), recording before it sends what it is about to send.
 
 Hashes are stored as 32 raw bytes, like the register index; times are timezone-aware UTC.

@@ -1,0 +1,300 @@
+"""The ``ipchain`` command line (typer + rich).
+
+Every command reports failures as one readable line on stderr and a non-zero exit code: 2 for
+bad input or an unreachable chain, 1 for a failed check. Tracebacks are for bugs only.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from ipchain.config import Settings
+from ipchain.errors import IpchainError, VerificationError
+
+app = typer.Typer(
+    name="ipchain",
+    help="Permissioned-blockchain register of trademark and design events for IP offices.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+token_app = typer.Typer(help="API credentials bound to one office.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+console = Console()
+errors = Console(stderr=True)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Node data directory [env IPCHAIN_DATA_DIR, default .ipchain]"),
+]
+RpcUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--rpc", help="JSON-RPC node URL instead of the embedded chain [env IPCHAIN_RPC_URL]"
+    ),
+]
+
+
+def _settings(data_dir: Path | None, rpc_url: str | None = None) -> Settings:
+    overrides: dict[str, object] = {}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    if rpc_url is not None:
+        overrides["rpc_url"] = rpc_url
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+@app.command()
+def init(data_dir: DataDir = None, rpc_url: RpcUrl = None) -> None:
+    """Set up a node: keys for the demo offices, funding, contracts. Safe to run again."""
+    from ipchain.node.setup import init_node
+
+    settings = _settings(data_dir, rpc_url)
+    with console.status("Setting up the node…"):
+        node = init_node(settings)
+    try:
+        console.print(f"[green]ready[/] {settings.data_dir} on chain id {node.backend.chain_id}")
+        for name, address in node.deployment.addresses.items():
+            console.print(f"  {name:<20} {address}")
+    finally:
+        node.close()
+
+
+@app.command()
+def demo(data_dir: DataDir = None, rpc_url: RpcUrl = None) -> None:
+    """Three offices anchor trademark and design events, read them back from the chain,
+    verify each record's hash chain, and catch a modified document."""
+    from ipchain.cli.demo import run_demo
+
+    run_demo(_settings(data_dir, rpc_url), console)
+
+
+@app.command()
+def serve(
+    data_dir: DataDir = None,
+    rpc_url: RpcUrl = None,
+    demo: Annotated[bool, typer.Option(help="Load demo data on first start.")] = False,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Run the node: chain, indexer, submitter and the HTTP API."""
+    from ipchain.node.service import run_server
+    from ipchain.node.setup import init_node
+
+    settings = _settings(data_dir, rpc_url)
+    init_node(settings).close()
+    run_server(settings, demo=demo, host=host, port=port)
+
+
+@app.command()
+def verify(
+    bundle: Annotated[Path, typer.Argument(help="Proof bundle (JSON) of a record.")],
+    rpc_url: Annotated[
+        str | None, typer.Option("--rpc", help="Any JSON-RPC node of the consortium chain.")
+    ] = None,
+    data_dir: DataDir = None,
+    as_of_head: Annotated[
+        bool,
+        typer.Option(
+            "--as-of-head",
+            help="Fail unless the bundle holds the record's whole history up to the chain's "
+            "head (by default, events anchored since it was made are only reported).",
+        ),
+    ] = False,
+) -> None:
+    """Verify a proof bundle against the chain alone (no API, no database)."""
+    from ipchain.cli.verify import run_verify
+
+    raise typer.Exit(run_verify(bundle, rpc_url, data_dir, require_head=as_of_head))
+
+
+@app.command()
+def audit(
+    data_dir: DataDir = None,
+    rpc_url: RpcUrl = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write the JSON report to this file.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the JSON report instead of the summary.")
+    ] = False,
+) -> None:
+    """Cross-check the node's whole index database against the chain: every stored event
+    re-hashed and compared field by field, every anchored event present, hash chains intact.
+    Exit 1 on any discrepancy."""
+    from ipchain.cli.audit import run_audit
+
+    raise typer.Exit(run_audit(_settings(data_dir, rpc_url), report, as_json=as_json))
+
+
+@app.command()
+def bundle(
+    record_key: Annotated[str, typer.Argument(help="Record key, e.g. EM/TM/018123456.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the bundle here (default: stdout).")
+    ] = None,
+    data_dir: DataDir = None,
+    rpc_url: RpcUrl = None,
+) -> None:
+    """Build a record's proof bundle from the chain, for 'ipchain verify' anywhere."""
+    from ipchain.cli.bundle import run_bundle
+
+    raise typer.Exit(run_bundle(_settings(data_dir, rpc_url), record_key, out))
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def besu(context: typer.Context) -> None:
+    """Besu QBFT network set-up across machines (see docs/deployment.md): node-key,
+    office-keys, generate, deploy, allowlists, fund."""
+    from ipchain.besu import main as besu_main
+
+    raise typer.Exit(besu_main(context.args))
+
+
+Acting = Annotated[
+    str,
+    typer.Option(
+        "--as", help="ST.3 code of the office to act for (its keys in the node's keystore)."
+    ),
+]
+
+
+@app.command()
+def propose(
+    action: Annotated[
+        str,
+        typer.Argument(
+            help="admit-office, suspend-office, reinstate-office, remove-office, add-signer, "
+            "revoke-signer, change-threshold or approve-schema."
+        ),
+    ],
+    acting: Acting,
+    office: Annotated[str | None, typer.Option(help="Office the proposal concerns.")] = None,
+    account: Annotated[
+        str | None, typer.Option(help="New admin (admit-office) or signer key.")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Office name (admit-office) or schema definition.")
+    ] = None,
+    value: Annotated[
+        int | None, typer.Option(help="New threshold in basis points (change-threshold).")
+    ] = None,
+    profile_hash: Annotated[
+        str | None, typer.Option(help="Profile document SHA-256 (admit-office).")
+    ] = None,
+    data_dir: DataDir = None,
+    rpc_url: RpcUrl = None,
+) -> None:
+    """Propose a change to the consortium as an office (its admin key); its vote counts."""
+    from ipchain.cli.governance import propose_command
+
+    settings = _settings(data_dir, rpc_url)
+    for line in propose_command(
+        settings,
+        action,
+        acting,
+        office=office,
+        account=account,
+        name=name,
+        value=value,
+        profile_hash=profile_hash,
+    ):
+        console.print(line, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def vote(
+    proposal_id: Annotated[int, typer.Argument(help="Proposal id.", min=0)],
+    acting: Acting,
+    data_dir: DataDir = None,
+    rpc_url: RpcUrl = None,
+) -> None:
+    """Vote for a proposal as an office (its admin key)."""
+    from ipchain.cli.governance import vote_command
+
+    for line in vote_command(_settings(data_dir, rpc_url), proposal_id, acting):
+        console.print(line, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def attest(
+    schema: Annotated[str, typer.Option(help="Approved schema, e.g. ipchain/party-identity/v1.")],
+    acting: Acting,
+    claim: Annotated[Path | None, typer.Option(help="The claim document (JSON file).")] = None,
+    expires: Annotated[
+        str | None, typer.Option(help="When it stops holding: Unix seconds or ISO 8601.")
+    ] = None,
+    certificate: Annotated[
+        Path | None, typer.Option(help="PEM certificate (ipchain/office-certificate/v1).")
+    ] = None,
+    ref: Annotated[str | None, typer.Option(help="Uid of an attestation it builds on.")] = None,
+    data_dir: DataDir = None,
+    rpc_url: RpcUrl = None,
+) -> None:
+    """Attest a claim as an office (its signer key); only the claim's hash goes on-chain."""
+    from ipchain.cli.governance import attest_command
+
+    settings = _settings(data_dir, rpc_url)
+    for line in attest_command(
+        settings,
+        schema,
+        acting,
+        claim_file=claim,
+        expires=expires,
+        certificate_file=certificate,
+        ref_uid=ref,
+    ):
+        console.print(line, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def revoke(
+    uid: Annotated[str, typer.Argument(help="Attestation uid (0x…).")],
+    acting: Acting,
+    data_dir: DataDir = None,
+    rpc_url: RpcUrl = None,
+) -> None:
+    """Revoke an attestation of an office (its signer key; only the issuer may)."""
+    from ipchain.cli.governance import revoke_command
+
+    for line in revoke_command(_settings(data_dir, rpc_url), uid, acting):
+        console.print(line, highlight=False, soft_wrap=True)
+
+
+@token_app.command("create")
+def token_create(
+    office: Annotated[str, typer.Option(help="ST.3 code of the office the token acts for.")],
+    label: Annotated[str, typer.Option(help="What the token is for.")] = "",
+    data_dir: DataDir = None,
+) -> None:
+    """Create an API token for an office; it is shown once and stored only as a hash."""
+    from ipchain.cli.token import create_token_command
+
+    token = create_token_command(_settings(data_dir), office, label)
+    console.print(token, soft_wrap=True)
+
+
+def main() -> None:
+    """Entry point: usage errors are click's (exit 2); ipchain errors become one line on stderr
+    with exit 1 (a failed check) or 2 (bad input, unreachable chain)."""
+    try:
+        app()
+    except VerificationError as error:
+        errors.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except IpchainError as error:
+        errors.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

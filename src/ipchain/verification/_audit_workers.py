@@ -1,0 +1,407 @@
+"""How :func:`ipchain.verification.audit.audit` reads: block ranges of the chain paired with the same ranges of
+the database, in this process or in worker processes.
+
+A range is read window by window: one ``eth_getLogs`` for the ledger's ``EventRecorded`` logs of
+a few hundred blocks, and the database's ``events`` rows of the same blocks from one query
+streamed in chain order (block, log index), so both sides advance together and memory stays
+bounded. Against a JSON-RPC node, large audits split the block range between worker processes
+(each with its own chain connection and database connection); rows a range could not pair come
+back to the parent, which pairs them with the other ranges' leftovers.
+"""
+
+from __future__ import annotations
+
+import pickle
+import queue as queue_module
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from sqlalchemy import Connection, select
+
+from ipchain.chain.base import BlockInfo, ChainBackend, LogEntry
+from ipchain.contracts.bindings import load_interface
+from ipchain.db.register import events
+from ipchain.errors import ChainError, ChainUnavailableError, IpchainError
+from ipchain.register.ledger import entry_from_raw_log
+from ipchain.verification.audit_checks import (
+    CHAIN_COLUMNS,
+    STORED_COLUMNS,
+    Discrepancy,
+    Reconciler,
+    StoredRow,
+    expected_row,
+    walk_stored_chains,
+)
+
+_EVENT_RECORDED: Final = load_interface("RegisterLedger").event_topic("EventRecorded")
+_FIRST_CHUNK_BLOCKS: Final = 16  # small: a dense chain has thousands of entries per block
+_MAX_CHUNK_BLOCKS: Final = 100_000
+_TARGET_LOGS: Final = 10_000  # per eth_getLogs: large enough to amortise, small to stream
+_ROWS_PER_FETCH: Final = 5_000
+_PROGRESS_SECONDS: Final = 0.25
+_FRAME_HEADER: Final = struct.Struct(">Q")  # length of the pickle that follows
+
+RangeProgress = Callable[[int, int], None]
+"""(blocks of the range read, anchored events read)."""
+
+
+@dataclass
+class Collector:
+    """Keeps the first discrepancies and counts them all, by kind."""
+
+    limit: int
+    listed: list[Discrepancy] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def add(self, discrepancy: Discrepancy) -> None:
+        self.counts[discrepancy.kind.value] += 1
+        if len(self.listed) < self.limit:
+            self.listed.append(discrepancy)
+
+    def merge(self, other: Collector) -> None:
+        self.counts.update(other.counts)
+        room = self.limit - len(self.listed)
+        self.listed.extend(other.listed[: max(room, 0)])
+
+
+@dataclass
+class RangeResult:
+    """What auditing one block range found, and what it could not pair."""
+
+    collector: Collector
+    chain_events: int
+    stored_events: int
+    matched: int
+    verified: int
+    rehashed: int
+    chain_heads: dict[str, tuple[int, bytes]]
+    leftover_chain: list[dict[str, Any]]
+    leftover_stored: list[Any]
+    warnings: list[str]
+
+
+def audit_range(
+    connection: Connection,
+    backend: ChainBackend,
+    ledger_address: str,
+    from_block: int,
+    to_block: int,
+    *,
+    first: bool,
+    last: bool,
+    listed: int,
+    progress: RangeProgress | None = None,
+) -> RangeResult:
+    """Pair and compare the entries and stored rows of blocks ``from_block``..``to_block``;
+    the ``first`` range also takes stored rows below it, the ``last`` those above it."""
+    collector = Collector(listed)
+    warnings: list[str] = []
+    reconciler = Reconciler(collector.add)
+    stored = _StoredStream(connection, None if first else from_block, None if last else to_block)
+    for last_block, expected in _anchored_windows(
+        backend, ledger_address, from_block, to_block, warnings
+    ):
+        reconciler.add(expected, stored.until(last_block))
+        if progress is not None:
+            progress(last_block - from_block + 1, reconciler.chain_events)
+    reconciler.add((), stored.until(None))
+    leftover_chain, leftover_stored = reconciler.leftovers()
+    return RangeResult(
+        collector=collector,
+        chain_events=reconciler.chain_events,
+        stored_events=reconciler.stored_events,
+        matched=reconciler.matched,
+        verified=reconciler.verified,
+        rehashed=reconciler.rehashed,
+        chain_heads=reconciler.chain_heads,
+        leftover_chain=leftover_chain,
+        leftover_stored=leftover_stored,
+        warnings=warnings,
+    )
+
+
+def walk_all_stored_chains(connection: Connection, listed: int) -> Collector:
+    """Every record's stored hash chain, in (record, seq) order (the unique index's order)."""
+    collector = Collector(listed)
+    result = connection.execution_options(yield_per=_ROWS_PER_FETCH).execute(
+        select(*CHAIN_COLUMNS).order_by(events.c.record_key, events.c.seq)
+    )
+    walk_stored_chains(result, collector.add)
+    return collector
+
+
+# ------------------------------------------------------------------------------ the database
+
+
+class _StoredStream:
+    """The ``events`` rows of a block range in chain order, handed out window by window."""
+
+    def __init__(self, connection: Connection, low: int | None, high: int | None) -> None:
+        statement = select(*STORED_COLUMNS).order_by(events.c.block_number, events.c.log_index)
+        if low is not None:
+            statement = statement.where(events.c.block_number >= low)
+        if high is not None:
+            statement = statement.where(events.c.block_number <= high)
+        result = connection.execution_options(yield_per=_ROWS_PER_FETCH).execute(statement)
+        self._rows: Iterator[Any] = iter(result)
+        self._next: Any = next(self._rows, None)
+
+    def until(self, block: int | None) -> list[Any]:
+        """The rows up to ``block`` included (all that are left when None). Rows whose block
+        is not a number at all (a tampered SQLite value) sort last and come with the rest."""
+        taken = []
+        row = self._next
+        rows = self._rows
+        while row is not None:
+            if block is not None:
+                number = row.block_number
+                if type(number) is not int or number > block:
+                    break
+            taken.append(row)
+            row = next(rows, None)
+        self._next = row
+        return taken
+
+
+# ------------------------------------------------------------------------------ the chain
+
+
+def _anchored_windows(
+    backend: ChainBackend, ledger_address: str, from_block: int, to_block: int, warnings: list[str]
+) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+    """(last block, expected rows of its range's entries), range after range, each read with
+    one ``eth_getLogs``. Each range is sized from the last one's density to hold about
+    :data:`_TARGET_LOGS` logs.
+
+    The next range is read by a helper thread while this one is checked: the node takes a
+    while to answer a large ``eth_getLogs``, time this thread would otherwise spend waiting.
+    Only the helper thread talks to the node."""
+    chunk = _FIRST_CHUNK_BLOCKS
+
+    def read(start: int) -> tuple[int, int, list[LogEntry], dict[int, BlockInfo]]:
+        stop = min(to_block, start + chunk - 1)
+        logs = backend.get_logs(
+            address=ledger_address, from_block=start, to_block=stop, topics=[_EVENT_RECORDED]
+        )
+        blocks = {
+            number: backend.get_block(number) for number in {log.block_number for log in logs}
+        }
+        return start, stop, logs, blocks
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ipchain-audit-read") as reader:
+        pending = reader.submit(read, from_block) if from_block <= to_block else None
+        while pending is not None:
+            start, stop, logs, blocks = pending.result()
+            span = stop - start + 1
+            wanted = span * _TARGET_LOGS // len(logs) if logs else span * 4
+            chunk = max(1, min(wanted, _MAX_CHUNK_BLOCKS))
+            pending = reader.submit(read, stop + 1) if stop < to_block else None
+            yield stop, _expected_rows(logs, blocks, warnings)
+
+
+def _expected_rows(
+    logs: list[LogEntry], blocks: dict[int, BlockInfo], warnings: list[str]
+) -> list[dict[str, Any]]:
+    rows = []
+    for log in logs:
+        block = blocks[log.block_number]
+        if block.hash != log.block_hash:
+            raise ChainError(
+                f"block {log.block_number} changed while it was audited (a reorganisation): "
+                "run the audit again"
+            )
+        try:
+            entry = entry_from_raw_log(log)
+        except (ValueError, UnicodeDecodeError):
+            # The indexer skips such an entry too (a record key that is not UTF-8).
+            warnings.append(
+                f"log {log.log_index} of block {log.block_number} is not a readable "
+                "EventRecorded entry; not audited"
+            )
+            continue
+        rows.append(expected_row(entry, block.timestamp))
+    return rows
+
+
+# ------------------------------------------------------------------------------ processes
+
+
+@dataclass(frozen=True, slots=True)
+class RangeTask:
+    """One worker's share of the audit."""
+
+    index: int
+    database_url: str
+    rpc_url: str
+    ledger_address: str
+    from_block: int
+    to_block: int
+    first: bool
+    last: bool
+    listed: int
+
+
+def run_in_processes(
+    tasks: list[RangeTask], progress: RangeProgress | None, while_waiting: Callable[[], Any]
+) -> tuple[list[RangeResult], Any]:
+    """Run each task in a worker process; ``while_waiting()`` runs here meanwhile (its result
+    is returned beside the ranges'). A worker's failure is raised here, as one line.
+
+    Workers are fresh interpreters (``python -m ipchain.verification._audit_workers``) rather than
+    multiprocessing children: nothing of this process (threads, connections, an unguarded main
+    script) is inherited or re-run. Each reads its task from stdin and writes framed pickles to
+    stdout: progress reports, then its result.
+    """
+    messages: queue_module.Queue[tuple[str, int, Any]] = queue_module.Queue()
+    workers: list[tuple[subprocess.Popen[bytes], Any]] = []
+    try:
+        for task in tasks:
+            errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed below, with the worker
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "ipchain.verification._audit_workers"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=errors,
+            )
+            workers.append((worker, errors))
+            assert worker.stdin is not None
+            worker.stdin.write(pickle.dumps(task))
+            worker.stdin.close()
+            threading.Thread(
+                target=_read_frames, args=(worker, task.index, messages), daemon=True
+            ).start()
+        own = while_waiting()
+        results: dict[int, RangeResult] = {}
+        blocks = [0] * len(tasks)
+        events_read = [0] * len(tasks)
+        while len(results) < len(tasks):
+            kind, index, payload = messages.get()
+            if kind == "progress":
+                blocks[index], events_read[index] = payload
+                if progress is not None:
+                    progress(sum(blocks), sum(events_read))
+            elif kind == "done":
+                results[index] = payload
+            else:
+                worker, errors = workers[index]
+                raise _worker_failure(kind, payload, worker, errors)
+    finally:
+        for worker, errors in workers:
+            if worker.poll() is None:
+                worker.kill()
+            worker.wait()
+            errors.close()
+    return [results[index] for index in range(len(tasks))], own
+
+
+def _read_frames(
+    worker: subprocess.Popen[bytes], index: int, messages: queue_module.Queue[Any]
+) -> None:
+    """Forward a worker's messages to ``messages``; ("ended", index, None) when it stops
+    without a result."""
+    stream = worker.stdout
+    assert stream is not None
+    try:
+        while True:
+            header = stream.read(_FRAME_HEADER.size)
+            if len(header) < _FRAME_HEADER.size:
+                messages.put(("ended", index, None))
+                return
+            (length,) = _FRAME_HEADER.unpack(header)
+            kind, payload = pickle.loads(stream.read(length))
+            messages.put((kind, index, payload))
+            if kind in ("done", "error"):
+                return
+    except Exception as error:  # a garbled stream: the worker is as good as dead
+        messages.put(("error", index, ("internal", f"unreadable worker output ({error})")))
+
+
+def _worker_failure(kind: str, payload: Any, worker: Any, errors: Any) -> IpchainError:
+    if kind == "error":
+        name, message = payload
+        error_class = {
+            "ChainUnavailableError": ChainUnavailableError,
+            "ChainError": ChainError,
+        }.get(name, IpchainError)
+        return error_class(message)
+    worker.wait()
+    errors.seek(0)
+    lines = errors.read().decode("utf-8", "replace").strip().splitlines()
+    last = f": {lines[-1]}" if lines else ""
+    return IpchainError(f"an audit worker process stopped (exit code {worker.returncode}){last}")
+
+
+def _send(stream: Any, kind: str, payload: Any) -> None:
+    data = pickle.dumps((kind, payload), protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_FRAME_HEADER.pack(len(data)) + data)
+    stream.flush()
+
+
+def _worker_main() -> None:
+    """A worker process: audit the range read from stdin, report to stdout."""
+    from ipchain.chain.rpc import RpcChain
+    from ipchain.db.base import make_engine
+
+    task: RangeTask = pickle.loads(sys.stdin.buffer.read())
+    out = sys.stdout.buffer
+    last_report = 0.0
+
+    def report(blocks: int, events_read: int) -> None:
+        nonlocal last_report
+        now = time.monotonic()
+        if now - last_report >= _PROGRESS_SECONDS:
+            last_report = now
+            _send(out, "progress", (blocks, events_read))
+
+    try:
+        engine = make_engine(task.database_url, pool_size=1)
+        backend = RpcChain.connect(task.rpc_url)
+        try:
+            options = snapshot_options(engine.dialect.name)
+            with engine.connect().execution_options(**options) as connection:
+                result = audit_range(
+                    connection,
+                    backend,
+                    task.ledger_address,
+                    task.from_block,
+                    task.to_block,
+                    first=task.first,
+                    last=task.last,
+                    listed=task.listed,
+                    progress=report,
+                )
+        finally:
+            backend.close()
+            engine.dispose()
+        result.leftover_stored = [StoredRow(*row) for row in result.leftover_stored]
+        _send(out, "progress", (task.to_block - task.from_block + 1, result.chain_events))
+        _send(out, "done", result)
+    except IpchainError as error:
+        _send(out, "error", (type(error).__name__, str(error)))
+    except Exception as error:  # reported as one line by the parent
+        _send(out, "error", ("internal", f"{type(error).__name__}: {error}"))
+
+
+def snapshot_options(dialect_name: str) -> dict[str, Any]:
+    """Execution options for a transaction that reads one state of the database from its first
+    read to its last (SQLite's transactions always do; PostgreSQL's default isolation would
+    let a live indexer's commits show up halfway). Set before the transaction begins."""
+    if dialect_name == "postgresql":
+        return {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+    return {}
+
+
+if __name__ == "__main__":
+    # Run as the module itself, not as __main__, so that pickled results name its classes.
+    from ipchain.verification._audit_workers import _worker_main as worker_main
+
+    worker_main()
