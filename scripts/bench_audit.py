@@ -38,13 +38,15 @@ from bench_index import OFFICES, synthetic_entries
 
 from ipchain.chain.base import ChainBackend
 from ipchain.contracts.bindings import Deployment, FoundingOffice, deploy_consortium, load_interface
+from ipchain.contracts.register_ledger import decode_event_recorded
 from ipchain.db.base import make_engine, session_factory, upgrade
 from ipchain.db.indexer import Indexer
 from ipchain.db.register import events
 from ipchain.encoding import ZERO_HASH
 from ipchain.keys import OfficeKey
 from ipchain.node.setup import fund
-from ipchain.register.ledger import EventToAnchor, Ledger, entry_from_raw_log
+from ipchain.register.indexing import register_handlers
+from ipchain.register.ledger import EventToAnchor, Ledger
 from ipchain.verification.audit import audit
 from ipchain.verification.audit_checks import STORED_COLUMNS, expected_row
 from ipchain.verification.service import VerificationService
@@ -131,7 +133,9 @@ def measure(
     with console.status("indexing…"):
         started = time.perf_counter()
         # Small index steps: each is one eth_getLogs, and these blocks hold 1,000 entries each.
-        indexed = Indexer(backend, deployment, sessions, chunk_blocks=10).run_once()
+        indexed = Indexer(
+            backend, deployment, sessions, register_handlers(), chunk_blocks=10
+        ).run_once()
         index_rate = indexed / (time.perf_counter() - started)
     console.print(f"{label}: indexed {indexed:,} events at {index_rate:,.0f} events/s")
 
@@ -145,7 +149,7 @@ def measure(
         with timed(parts, "decode entries, derive expected rows"):
             stamps = {log.block_number: 0 for log in logs}
             for log in logs:
-                expected_row(entry_from_raw_log(log), stamps[log.block_number])
+                expected_row(decode_event_recorded(log), stamps[log.block_number])
         with timed(parts, "stream the events table"), engine.connect() as connection:
             result = connection.execution_options(yield_per=5_000).execute(
                 select(*STORED_COLUMNS).order_by(events.c.block_number, events.c.log_index)

@@ -39,7 +39,7 @@ from sqlalchemy import text
 from ipchain.db.base import make_engine, refresh_statistics, session_factory, upgrade
 from ipchain.encoding import ZERO_HASH, canonical_bytes, entry_hash, event_code_bytes8, record_id
 from ipchain.register.indexing import store_entries
-from ipchain.register.ledger import AnchoredEntry
+from ipchain.contracts.register_ledger import AnchoredEvent
 from ipchain.register.queries import RecordFilter, RegisterQueries
 
 # Offices by share of records, with their number shapes.
@@ -144,7 +144,7 @@ def document_for(record: OpenRecord, code: str, rng: random.Random, day: str) ->
     return document
 
 
-def synthetic_entries(count: int, seed: int = 7) -> Iterator[tuple[list[AnchoredEntry], list[str]]]:
+def synthetic_entries(count: int, seed: int = 7) -> Iterator[tuple[list[AnchoredEvent], list[str]]]:
     """Chunks of entries in chain order, with the record keys each chunk created. Records'
     histories interleave, so most span several chunks (as on a real chain)."""
     rng = random.Random(seed)
@@ -155,7 +155,7 @@ def synthetic_entries(count: int, seed: int = 7) -> Iterator[tuple[list[Anchored
     shapes = {office: shape for office, _, shape in OFFICES}
     emitted = 0
     block = 1_000
-    chunk: list[AnchoredEntry] = []
+    chunk: list[AnchoredEvent] = []
     created: list[str] = []
     while emitted < count:
         if len(active) < 5_000 or rng.random() < 0.2:
@@ -186,7 +186,7 @@ def synthetic_entries(count: int, seed: int = 7) -> Iterator[tuple[list[Anchored
         )
         block_number = block + emitted // EVENTS_PER_BLOCK
         chunk.append(
-            AnchoredEntry(
+            AnchoredEvent(
                 record_key=record.key,
                 record_id=b"",
                 seq=record.seq + 1,
@@ -351,7 +351,8 @@ def catch_up(events: int, url: str) -> tuple[int, float, float, float]:
     from ipchain.chain.anvil import AnvilNode
     from ipchain.chain.rpc import RpcChain
     from ipchain.contracts.bindings import FoundingOffice, deploy_consortium
-    from ipchain.db.indexer import Indexer
+    from ipchain.register.indexing import register_handlers
+from ipchain.db.indexer import Indexer
     from ipchain.keys import OfficeKey
     from ipchain.node.setup import fund
     from ipchain.register.ledger import EventToAnchor, Ledger
@@ -381,7 +382,7 @@ def catch_up(events: int, url: str) -> tuple[int, float, float, float]:
         Ledger(chain, deployment).anchor(signer, to_anchor, batch_size=250, known_heads=heads)
         anchoring = len(to_anchor) / (time.perf_counter() - started)
         upgrade(url)
-        indexer = Indexer(chain, deployment, session_factory(make_engine(url)))
+        indexer = Indexer(chain, deployment, session_factory(make_engine(url)), register_handlers())
         started, cpu_started = time.perf_counter(), time.process_time()
         indexed = indexer.run_once()
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started

@@ -36,10 +36,11 @@ from rich.table import Table
 
 from ipchain.chain.base import ChainBackend
 from ipchain.contracts.bindings import Deployment, FoundingOffice, deploy_consortium
+from ipchain.contracts.register_ledger import AnchoredEvent
 from ipchain.encoding import canonical_bytes, record_id
 from ipchain.keys import OfficeKey
 from ipchain.node.setup import fund
-from ipchain.register.ledger import AnchoredEntry, EventToAnchor, Ledger
+from ipchain.register.ledger import EventToAnchor, Ledger
 from ipchain.verification.bundle import (
     FORMAT_VERSION,
     Bundle,
@@ -111,9 +112,9 @@ def _consortium(backend: ChainBackend) -> tuple[Deployment, OfficeKey]:
 
 def _anchor(
     backend: ChainBackend, deployment: Deployment, signer: OfficeKey, records: int, events: int
-) -> dict[str, list[AnchoredEntry]]:
+) -> dict[str, list[AnchoredEvent]]:
     ledger = Ledger(backend, deployment)
-    histories: dict[str, list[AnchoredEntry]] = {}
+    histories: dict[str, list[AnchoredEvent]] = {}
     # Event n of every record, then event n+1: records' entries spread over blocks, as in life.
     for round_ in range(events):
         batch = []
@@ -128,7 +129,7 @@ def _anchor(
 
 
 def _bundle(
-    backend: ChainBackend, deployment: Deployment, key: str, history: Sequence[AnchoredEntry]
+    backend: ChainBackend, deployment: Deployment, key: str, history: Sequence[AnchoredEvent]
 ) -> bytes:
     """The bundle build_bundle makes, assembled from the anchoring receipts (build_bundle reads
     the chain per record, which is timed separately on a sample)."""

@@ -28,6 +28,7 @@ from ipchain.config import Settings
 from ipchain.db.base import make_engine, session_factory, upgrade
 from ipchain.db.indexer import Indexer
 from ipchain.node.service import NodeService, ServiceOptions
+from ipchain.register.indexing import register_handlers
 from ipchain.register.ledger import EventToAnchor
 from tests.conftest import Consortium, deploy_test_consortium, empty_database
 from tests.db.conftest import design_event, to_anchor, trademark_event
@@ -133,7 +134,9 @@ class IndexedNode:
     def index(self) -> int:
         """Index what the chain has that the database lacks."""
         deployment = self.register.consortium.deployment
-        return Indexer(self.register.backend, deployment, self.sessions).run_once()
+        return Indexer(
+            self.register.backend, deployment, self.sessions, register_handlers()
+        ).run_once()
 
 
 @pytest.fixture

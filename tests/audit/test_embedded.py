@@ -19,6 +19,7 @@ from ipchain.config import Settings
 from ipchain.db.base import make_engine, session_factory, upgrade
 from ipchain.db.indexer import Indexer
 from ipchain.node.setup import init_node, signer_key_name
+from ipchain.register.indexing import register_handlers
 from ipchain.verification.service import VerificationService
 from tests.db.conftest import to_anchor, trademark_event
 
@@ -42,7 +43,7 @@ def test_embedded_node(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
             ],
         )
         sessions = session_factory(engine)
-        assert Indexer(node.backend, node.deployment, sessions).run_once() == 2
+        assert Indexer(node.backend, node.deployment, sessions, register_handlers()).run_once() == 2
         verification = VerificationService(sessions, node.backend, node.deployment)
         assert verification.verify_stored_record(RECORD).ok
 

@@ -15,6 +15,7 @@ from ipchain.contracts.bindings import DecodedLog
 from ipchain.db.indexer import HandlerRegistry, Indexer
 from ipchain.db.register import events, records
 from ipchain.encoding import ZERO_HASH, hash_to_hex
+from ipchain.register.indexing import register_handlers
 from ipchain.register.ledger import EventToAnchor
 from ipchain.register.queries import RegisterQueries
 from tests.conftest import Consortium
@@ -58,7 +59,7 @@ def test_indexes_every_office_and_derives_records(
     consortium: Consortium, sessions: sessionmaker[Session]
 ) -> None:
     anchor_sample(consortium)
-    indexer = Indexer(consortium.backend, consortium.deployment, sessions)
+    indexer = Indexer(consortium.backend, consortium.deployment, sessions, register_handlers())
     assert indexer.run_once() == 6
     queries = RegisterQueries(sessions)
     assert queries.indexed_block() == consortium.backend.block_number()
@@ -92,10 +93,15 @@ def test_indexing_twice_or_from_scratch_duplicates_nothing(
     consortium: Consortium, sessions: sessionmaker[Session]
 ) -> None:
     anchor_sample(consortium)
-    Indexer(consortium.backend, consortium.deployment, sessions).run_once()
-    assert Indexer(consortium.backend, consortium.deployment, sessions).run_once() == 0
+    Indexer(consortium.backend, consortium.deployment, sessions, register_handlers()).run_once()
+    assert (
+        Indexer(consortium.backend, consortium.deployment, sessions, register_handlers()).run_once()
+        == 0
+    )
     # A second indexer starting from the deployment block re-reads everything already stored.
-    again = Indexer(consortium.backend, consortium.deployment, sessions, name="again")
+    again = Indexer(
+        consortium.backend, consortium.deployment, sessions, register_handlers(), name="again"
+    )
     assert again.run_once() == 6
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(events)) == 6
@@ -107,13 +113,17 @@ def test_resumes_from_its_checkpoint_in_small_steps(
     consortium: Consortium, sessions: sessionmaker[Session]
 ) -> None:
     anchor_sample(consortium)
-    first = Indexer(consortium.backend, consortium.deployment, sessions, chunk_blocks=1)
+    first = Indexer(
+        consortium.backend, consortium.deployment, sessions, register_handlers(), chunk_blocks=1
+    )
     first.run_once(max_blocks=1)
     stopped_at = first.checkpoint().block_number
     assert stopped_at == consortium.deployment.block_number
     key = consortium.signers["EM"]
     consortium.ledger.anchor(key, [to_anchor(trademark_event("EM/TM/018000002", "B10", DAY))])
-    resumed = Indexer(consortium.backend, consortium.deployment, sessions, chunk_blocks=3)
+    resumed = Indexer(
+        consortium.backend, consortium.deployment, sessions, register_handlers(), chunk_blocks=3
+    )
     assert resumed.run_once() == 7
     queries = RegisterQueries(sessions)
     assert queries.get_record("EM/TM/018000002").status == "withdrawn"
@@ -124,7 +134,9 @@ def test_confirmations_keep_the_index_behind_the_head(
     consortium: Consortium, sessions: sessionmaker[Session]
 ) -> None:
     anchor_sample(consortium)
-    indexer = Indexer(consortium.backend, consortium.deployment, sessions, confirmations=2)
+    indexer = Indexer(
+        consortium.backend, consortium.deployment, sessions, register_handlers(), confirmations=2
+    )
     indexer.run_once()
     assert indexer.checkpoint().block_number == consortium.backend.block_number() - 2
 
@@ -132,7 +144,7 @@ def test_confirmations_keep_the_index_behind_the_head(
 def test_run_forever_follows_new_events_until_stopped(
     consortium: Consortium, sessions: sessionmaker[Session]
 ) -> None:
-    indexer = Indexer(consortium.backend, consortium.deployment, sessions)
+    indexer = Indexer(consortium.backend, consortium.deployment, sessions, register_handlers())
     stop = threading.Event()
     thread = threading.Thread(target=indexer.run_forever, args=(stop, 0.05))
     thread.start()
@@ -166,7 +178,7 @@ def test_plugged_in_handlers_see_other_contracts_logs_in_chain_order(
     handlers.register_batch(
         "OfficeRegistry", "SignerAdded", lambda _, logs: batches.append(len(logs))
     )
-    indexer = Indexer(consortium.backend, consortium.deployment, sessions, handlers=handlers)
+    indexer = Indexer(consortium.backend, consortium.deployment, sessions, handlers)
     assert indexer.run_once() == 6
     assert sorted(code for event, code, _, _ in seen if event == "SignerAdded") == [
         "AU",
@@ -190,7 +202,7 @@ def test_a_reorg_replaces_the_dropped_events(
     assert isinstance(chain, RpcChain)
     snapshot = chain.request("evm_snapshot", [])
     anchor_sample(consortium)
-    indexer = Indexer(chain, consortium.deployment, sessions)
+    indexer = Indexer(chain, consortium.deployment, sessions, register_handlers())
     indexer.run_once()
     queries = RegisterQueries(sessions)
     assert queries.get_record("EM/TM/018000001").status == "registered"
@@ -222,7 +234,7 @@ def test_a_chain_shorter_than_the_checkpoint_is_a_reorg_too(
     assert isinstance(chain, RpcChain)
     snapshot = chain.request("evm_snapshot", [])
     anchor_sample(consortium)
-    indexer = Indexer(chain, consortium.deployment, sessions)
+    indexer = Indexer(chain, consortium.deployment, sessions, register_handlers())
     indexer.run_once()
     chain.request("evm_revert", [snapshot])
     indexer.run_once()

@@ -13,11 +13,11 @@ from collections.abc import Sequence
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from ipchain.contracts.register_ledger import AnchoredEvent
 from ipchain.encoding import ZERO_HASH, canonical_bytes, document_hash, entry_hash, record_id
 from ipchain.encoding import event_code_bytes8 as code8
 from ipchain.errors import InvalidInputError, NotFoundError
 from ipchain.register.indexing import derive_status, merge_record_data, store_entries
-from ipchain.register.ledger import AnchoredEntry
 from ipchain.register.models import RegisterEvent, replay_history
 from ipchain.register.queries import RecordFilter, RegisterQueries
 from tests.db.conftest import design_event, trademark_event
@@ -28,7 +28,7 @@ SIGNER = "0x" + "ab" * 20
 
 def anchored(
     events: Sequence[RegisterEvent | tuple[str, str]], first_block: int = 10
-) -> list[AnchoredEntry]:
+) -> list[AnchoredEvent]:
     """Entries as the chain would record them, one per block; a (key, code) pair is hash-only."""
     heads: dict[str, tuple[bytes, int]] = {}
     entries = []
@@ -46,7 +46,7 @@ def anchored(
         heads[key] = (new_hash, seq + 1)
         block = first_block + offset
         entries.append(
-            AnchoredEntry(
+            AnchoredEvent(
                 record_key=key,
                 record_id=record_id(key),
                 seq=seq + 1,
@@ -66,7 +66,7 @@ def anchored(
     return entries
 
 
-def store(sessions: sessionmaker[Session], entries: Sequence[AnchoredEntry]) -> None:
+def store(sessions: sessionmaker[Session], entries: Sequence[AnchoredEvent]) -> None:
     with sessions() as session, session.begin():
         store_entries(
             session, entries, {e.block_number: 1_700_000_000 + e.block_number for e in entries}

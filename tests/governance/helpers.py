@@ -11,11 +11,12 @@ import pytest
 from ipchain.attestations import STANDARD_SCHEMAS, Attestations, approve_schemas
 from ipchain.chain.base import ChainBackend, Receipt
 from ipchain.contracts.bindings import send_and_confirm
+from ipchain.contracts.register_ledger import AnchoredEvent
 from ipchain.encoding import ZERO_HASH, event_code_bytes8
 from ipchain.errors import ContractRevertError
 from ipchain.governance.registry import Governance
 from ipchain.keys import OfficeKey
-from ipchain.register.ledger import AnchoredEntry, EventToAnchor, Ledger
+from ipchain.register.ledger import EventToAnchor, Ledger
 from tests.conftest import Consortium
 
 
@@ -42,7 +43,7 @@ def approve_standard_schemas(consortium: Consortium) -> None:
     assert approve_schemas(gov, list(consortium.admins.values())) == []  # idempotent
 
 
-def anchor_one(ledger: Ledger, key: OfficeKey, record_key: str, text: str) -> AnchoredEntry:
+def anchor_one(ledger: Ledger, key: OfficeKey, record_key: str, text: str) -> AnchoredEvent:
     digest = hashlib.sha256(text.encode()).digest()
     (entry,) = ledger.anchor(key, [EventToAnchor(record_key, "A10", digest)])
     return entry

@@ -31,11 +31,11 @@ import pytest
 
 from ipchain.attestations import PARTY_IDENTITY_SCHEMA, Attestation, Attestations
 from ipchain.chain.base import ChainBackend
+from ipchain.contracts.register_ledger import AnchoredEvent
 from ipchain.errors import ContractRevertError
 from ipchain.governance.registry import Governance, OfficeStatus
 from ipchain.keys import OfficeKey
 from ipchain.node.setup import fund
-from ipchain.register.ledger import AnchoredEntry
 from tests.conftest import Consortium, deploy_test_consortium, new_key
 from tests.governance.helpers import (
     anchor_one,
@@ -74,7 +74,7 @@ class World:
     attestations: Attestations
     retired_em_signer: OfficeKey
     stranger: OfficeKey
-    past_entries: dict[str, AnchoredEntry]
+    past_entries: dict[str, AnchoredEvent]
     past_attestations: dict[str, Attestation]
     executable: Iterator[int]
     """Proposals that passed once the electorate shrank, left for ``execute`` cells."""

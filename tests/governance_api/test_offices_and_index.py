@@ -31,8 +31,8 @@ from ipchain.governance.indexing import (
     _revoked,
     _signer_added,
     _signer_revoked,
-    node_handlers,
 )
+from ipchain.node.service import node_handlers
 from tests.governance_api.conftest import World
 
 INDEXED_TABLES = (
@@ -122,9 +122,9 @@ def _fresh_index(tmp_path: Path, world: World) -> tuple[sessionmaker[Session], I
         node.backend,
         node.deployment,
         sessions,
+        node_handlers(node.backend, node.deployment),
         name="again",
         chunk_blocks=1_000_000,
-        handlers=node_handlers(node.backend, node.deployment),
     )
     return sessions, indexer
 

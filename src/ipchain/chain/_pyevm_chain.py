@@ -33,8 +33,8 @@ from eth_typing import Address, BlockNumber
 from eth_utils.address import to_canonical_address
 from eth_utils.exceptions import ValidationError
 
+from ipchain.chain.addresses import checksum_address
 from ipchain.chain.base import LogEntry
-from ipchain.contracts.register_ledger import checksum_address
 from ipchain.errors import ChainError
 
 GENESIS_FORMAT = "ipchain-embedded-genesis/1"

@@ -11,8 +11,8 @@ from hexbytes import HexBytes
 from web3 import Web3
 from web3.providers.rpc import HTTPProvider
 
+from ipchain.chain.addresses import checksum_address
 from ipchain.chain.base import BlockInfo, ChainBackend, LogEntry, Receipt
-from ipchain.contracts.register_ledger import checksum_address
 from ipchain.errors import (
     ChainError,
     ChainMismatchError,

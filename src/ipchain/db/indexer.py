@@ -13,10 +13,10 @@ chain still has, removes everything above it (every table, through the rollback 
 reads on from there. On a finalising chain (QBFT) this never happens; on a dev node or a
 reorg-prone network, ``confirmations`` keeps the index that many blocks behind the head.
 
-What gets indexed is pluggable: :func:`register_handler` maps a contract's event to a function
-writing rows for one log; :func:`register_batch_handler` does the same for all of a range's
-logs at once (the register's ``EventRecorded`` is one, written in bulk); every module that
-writes rows also registers a rollback with :func:`register_rollback_handler`.
+What gets indexed is the caller's :class:`HandlerRegistry`: each domain package registers
+functions writing the rows of its contracts' events (per log, or per block range in bulk, as
+the register's ``EventRecorded`` is) and a rollback undoing them above a block; the node
+composes the domains it follows (:func:`ipchain.node.service.node_handlers`).
 """
 
 from __future__ import annotations
@@ -36,8 +36,6 @@ from ipchain.contracts.bindings import ContractInterface, DecodedLog, Deployment
 from ipchain.db.base import IMMEDIATE, refresh_statistics
 from ipchain.db.register import events, indexer_checkpoints
 from ipchain.errors import ChainError
-from ipchain.register.indexing import remove_above, store_entries
-from ipchain.register.ledger import AnchoredEntry, entry_from_raw_log
 
 logger = logging.getLogger(__name__)
 
@@ -129,48 +127,6 @@ class HandlerRegistry:
         return list(self._rollbacks)
 
 
-DEFAULT_HANDLERS: Final = HandlerRegistry()
-"""The registry indexers use unless given another; modules plug into it at import."""
-
-
-def register_handler(contract_name: str, event_name: str, handler: LogHandler) -> None:
-    """Follow ``contract_name``'s ``event_name`` logs with a per-log handler."""
-    DEFAULT_HANDLERS.register(contract_name, event_name, handler)
-
-
-def register_batch_handler(contract_name: str, event_name: str, handler: BatchHandler) -> None:
-    """Follow ``contract_name``'s ``event_name`` logs with a per-range handler."""
-    DEFAULT_HANDLERS.register_batch(contract_name, event_name, handler)
-
-
-def register_rollback_handler(handler: RollbackHandler) -> None:
-    """Undo rows above a block after a reorg."""
-    DEFAULT_HANDLERS.register_rollback(handler)
-
-
-# --- the register ----------------------------------------------------------------------------
-
-
-def _index_register_events(session: Session, logs: Sequence[IndexedLog]) -> None:
-    entries: list[AnchoredEntry] = []
-    for log in logs:
-        try:
-            entries.append(entry_from_raw_log(log.log))
-        except (ValueError, UnicodeDecodeError):
-            # The contract checks a record key's shape, not that it is UTF-8: such an entry
-            # cannot be shown, and no well-behaved node can have written it.
-            logger.warning(
-                "skipping undecodable EventRecorded log at block %d index %d",
-                log.block.number,
-                log.log.log_index,
-            )
-    store_entries(session, entries, {log.block.number: log.block.timestamp for log in logs})
-
-
-DEFAULT_HANDLERS.register_batch("RegisterLedger", "EventRecorded", _index_register_events)
-DEFAULT_HANDLERS.register_rollback(remove_above)
-
-
 # --- the indexer -----------------------------------------------------------------------------
 
 
@@ -196,11 +152,11 @@ class Indexer:
         backend: ChainBackend,
         deployment: Deployment,
         session_factory: sessionmaker[Session],
+        handlers: HandlerRegistry,
         confirmations: int = 0,
         *,
         name: str = DEFAULT_NAME,
         chunk_blocks: int = DEFAULT_CHUNK_BLOCKS,
-        handlers: HandlerRegistry | None = None,
     ) -> None:
         if confirmations < 0 or chunk_blocks < 1:
             raise ValueError("confirmations must be >= 0 and chunk_blocks >= 1")
@@ -210,7 +166,7 @@ class Indexer:
         self.confirmations = confirmations
         self.name = name
         self.chunk_blocks = chunk_blocks
-        self.handlers = handlers or DEFAULT_HANDLERS
+        self.handlers = handlers
         self._since_statistics = 0
         # Address -> (contract name, interface, event name by topic 0).
         self._contracts: dict[str, tuple[str, ContractInterface, dict[bytes, str]]] = {}
@@ -408,7 +364,6 @@ class Indexer:
 
 __all__ = [
     "DEFAULT_CHUNK_BLOCKS",
-    "DEFAULT_HANDLERS",
     "BatchHandler",
     "Checkpoint",
     "HandlerRegistry",
@@ -416,7 +371,4 @@ __all__ = [
     "Indexer",
     "LogHandler",
     "RollbackHandler",
-    "register_batch_handler",
-    "register_handler",
-    "register_rollback_handler",
 ]

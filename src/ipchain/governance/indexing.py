@@ -4,9 +4,7 @@ The handlers here turn the two contracts' logs into the rows of :mod:`ipchain.db
 offices (admission, every status change, signer keys added and revoked), proposals (created,
 each vote, execution), approved schemas, attestations (issued, revoked). They plug into the
 indexer's handler API (:class:`ipchain.db.indexer.HandlerRegistry`) through
-:func:`node_handlers`, which a node's indexer uses: the register's handlers plus these.
-They are not added to the indexer's process-wide default registry, so that an indexer built
-without them (a register-only tool, a test counting the register's logs) stays as it was.
+:func:`register_governance_handlers`; a node's indexer follows them beside the register's.
 
 **Order.** The indexer hands each event's logs of a block range to its handler in one group,
 groups one after the other, so within a range a ``SignerRevoked`` may reach its handler before
@@ -43,7 +41,7 @@ from ipchain.db.governance import (
     proposal_votes,
     proposals,
 )
-from ipchain.db.indexer import DEFAULT_HANDLERS, HandlerRegistry, LogHandler
+from ipchain.db.indexer import HandlerRegistry, LogHandler
 from ipchain.encoding import ZERO_HASH
 from ipchain.errors import ChainError
 from ipchain.governance.registry import OfficeStatus, ProposalAction
@@ -473,28 +471,10 @@ def register_governance_handlers(
     registry.register_rollback(remove_governance_above)
 
 
-def node_handlers(
-    backend: ChainBackend, deployment: Deployment, base: HandlerRegistry = DEFAULT_HANDLERS
-) -> HandlerRegistry:
-    """What a node's indexer follows: ``base``'s handlers (the register) and governance."""
-    registry = HandlerRegistry()
-    for contract in sorted(base.contract_names):
-        for entry in load_interface(contract).abi:
-            if entry["type"] != "event":
-                continue
-            for handler in base.handlers(contract, entry["name"]):
-                registry.register_batch(contract, entry["name"], handler)
-    for rollback in base.rollbacks:
-        registry.register_rollback(rollback)
-    register_governance_handlers(registry, backend, deployment)
-    return registry
-
-
 __all__ = [
     "ATTESTATION_REGISTRY",
     "OFFICE_REGISTRY",
     "action_text",
-    "node_handlers",
     "register_governance_handlers",
     "remove_governance_above",
     "schema_name",

@@ -27,18 +27,21 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from ipchain.chain.base import ChainBackend
 from ipchain.config import DEMO_OFFICES, Settings
+from ipchain.contracts.bindings import Deployment
 from ipchain.db.base import make_engine, session_factory, upgrade
-from ipchain.db.indexer import Indexer
+from ipchain.db.indexer import HandlerRegistry, Indexer
 from ipchain.db.submissions import OutboxState, outbox
 from ipchain.errors import ChainError, IpchainError
 from ipchain.governance.actions import GovernanceActions
-from ipchain.governance.indexing import node_handlers
+from ipchain.governance.indexing import register_governance_handlers
 from ipchain.governance.queries import GovernanceQueries
 from ipchain.governance.registry import Governance, OfficeInfo
 from ipchain.keys import OfficeKey
 from ipchain.node.setup import Node, signer_key_name
 from ipchain.node.tokens import authenticate, create_token
+from ipchain.register.indexing import register_handlers
 from ipchain.register.ledger import DEFAULT_BATCH_SIZE
 from ipchain.register.queries import RegisterQueries
 from ipchain.register.submissions import SubmissionService, SubmissionView
@@ -147,8 +150,8 @@ class NodeService:
                 self.node.backend,
                 self.node.deployment,
                 self.session_factory,
+                node_handlers(self.node.backend, self.node.deployment),
                 self.options.confirmations,
-                handlers=node_handlers(self.node.backend, self.node.deployment),
             )
         except BaseException:
             self.node.close()
@@ -308,6 +311,13 @@ class NodeService:
 
 
 # --- demo ------------------------------------------------------------------------------------
+
+
+def node_handlers(backend: ChainBackend, deployment: Deployment) -> HandlerRegistry:
+    """What a node's indexer follows: the register and governance (with attestations)."""
+    handlers = register_handlers()
+    register_governance_handlers(handlers, backend, deployment)
+    return handlers
 
 
 def demo_tokens_file(settings: Settings) -> Path:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime
 import functools
 import json
+import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ from sqlalchemy import ClauseElement, ColumnElement, Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from ipchain.contracts.register_ledger import AnchoredEvent, decode_event_recorded
+from ipchain.db.indexer import HandlerRegistry, IndexedLog
 from ipchain.db.register import (
     events,
     record_data,
@@ -36,9 +39,11 @@ from ipchain.db.register import (
     record_nice_classes,
     records,
 )
+from ipchain.errors import ChainError
 from ipchain.register.catalog import EventCode, IpType, RecordKey, RecordStatus, event_catalog
-from ipchain.register.ledger import AnchoredEntry
 from ipchain.register.models import SCHEMA
+
+logger = logging.getLogger(__name__)
 
 _KEYS_PER_STATEMENT: Final = 500
 """Record keys per ``IN (...)`` list: well under SQLite's and PostgreSQL's parameter limits."""
@@ -263,7 +268,7 @@ def _document_text(raw: bytes) -> str | None:
 
 
 def event_row(
-    entry: AnchoredEntry, text: str | None, document: dict[str, Any] | None, timestamp: int
+    entry: AnchoredEvent, text: str | None, document: dict[str, Any] | None, timestamp: int
 ) -> dict[str, Any]:
     """The ``events`` row of an anchored entry: ``text`` is its document as stored,
     ``document`` that text parsed when it is interpretable for this entry."""
@@ -291,7 +296,7 @@ def event_row(
 
 
 def store_entries(
-    session: Session, entries: Sequence[AnchoredEntry], timestamps: Mapping[int, int]
+    session: Session, entries: Sequence[AnchoredEvent], timestamps: Mapping[int, int]
 ) -> None:
     """Write a chunk's entries (in chain order) and re-derive the records they touch.
 
@@ -421,3 +426,27 @@ def remove_above(session: Session, block_number: int) -> None:
     emptied = [key for key in affected if key not in histories]
     for batch in _batches(emptied):
         session.execute(delete(records).where(records.c.record_key.in_(batch)))
+
+
+# --- following the chain ---------------------------------------------------------------------
+
+
+def index_register_events(session: Session, logs: Sequence[IndexedLog]) -> None:
+    """The indexer's batch handler of ``EventRecorded``: decode each log, store the range."""
+    entries: list[AnchoredEvent] = []
+    for log in logs:
+        try:
+            entries.append(decode_event_recorded(log.log))
+        except ChainError as error:
+            # Another office wrote it; a genuine ledger never emits it, so nothing can show it.
+            logger.warning("skipping an EventRecorded log: %s", error)
+    store_entries(session, entries, {log.block.number: log.block.timestamp for log in logs})
+
+
+def register_handlers(registry: HandlerRegistry | None = None) -> HandlerRegistry:
+    """Follow RegisterLedger's ``EventRecorded`` into the register tables (in ``registry``, or
+    a new one when None) and undo them after a reorg."""
+    registry = registry if registry is not None else HandlerRegistry()
+    registry.register_batch("RegisterLedger", "EventRecorded", index_register_events)
+    registry.register_rollback(remove_above)
+    return registry

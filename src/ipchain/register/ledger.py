@@ -10,14 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from eth_hash.auto import keccak
 
-from ipchain.chain.base import ChainBackend, LogEntry, Receipt
+from ipchain.chain.base import ChainBackend, Receipt
 from ipchain.contracts.bindings import (
     ContractInterface,
-    DecodedLog,
     Deployment,
     call_function,
     explain_failure,
@@ -25,7 +23,8 @@ from ipchain.contracts.bindings import (
     sign_transaction,
 )
 from ipchain.contracts.register_ledger import (
-    checksum_address,
+    EVENT_RECORDED_TOPIC,
+    AnchoredEvent,
     decode_event_recorded,
     encode_record_events,
 )
@@ -59,72 +58,6 @@ class EventToAnchor:
     """The canonical document bytes, published with the entry; empty anchors the hash alone."""
 
 
-@dataclass(frozen=True, slots=True)
-class AnchoredEntry:
-    """A register event as the chain recorded it."""
-
-    record_key: str
-    """Record key from the log."""
-    record_id: bytes
-    """keccak256 of the record key."""
-    seq: int
-    """Position in the record's history, from 1."""
-    event_code: str
-    """Key event code."""
-    document_hash: bytes
-    """Anchored SHA-256 of the document."""
-    prev_entry_hash: bytes
-    """Entry hash this one links to (zeros for the first)."""
-    entry_hash: bytes
-    """keccak256 over the entry fields, as computed by the contract."""
-    office: str
-    """ST.3 code of the writing office."""
-    signer: str
-    """Signer account that sent the transaction."""
-    block_number: int
-    """Block the entry was anchored in."""
-    block_hash: bytes
-    """Hash of that block."""
-    transaction_hash: bytes
-    """Transaction that anchored it."""
-    log_index: int
-    """Position of its log in the block."""
-    document: bytes = b""
-    """Canonical document bytes published with the entry (empty when only the hash was)."""
-
-
-def entry_from_log(decoded: DecodedLog) -> AnchoredEntry:
-    """An :class:`AnchoredEntry` from a decoded ``EventRecorded`` log."""
-    return _entry(decoded.args, decoded.log)
-
-
-def entry_from_raw_log(log: LogEntry) -> AnchoredEntry:
-    """An :class:`AnchoredEntry` from a raw ``EventRecorded`` log (fast path, no ABI walk)."""
-    args = decode_event_recorded(log.data)
-    args["recordId"] = log.topics[1]
-    args["office"] = log.topics[2][:2]
-    return _entry(args, log)
-
-
-def _entry(args: Mapping[str, Any], log: LogEntry) -> AnchoredEntry:
-    return AnchoredEntry(
-        record_key=args["recordKey"],
-        record_id=args["recordId"],
-        seq=int(args["seq"]),
-        event_code=args["eventCode"].rstrip(b"\0").decode("ascii"),
-        document_hash=args["documentHash"],
-        prev_entry_hash=args["prevEntryHash"],
-        entry_hash=args["entryHash"],
-        office=args["office"].decode("ascii"),
-        signer=checksum_address(args["signer"]),
-        block_number=log.block_number,
-        block_hash=log.block_hash,
-        transaction_hash=log.transaction_hash,
-        log_index=log.log_index,
-        document=bytes(args["document"]),
-    )
-
-
 def _transaction_gas(entries: Sequence[tuple[str, bytes, bytes, bytes, bytes]]) -> int:
     document_bytes = sum(len(entry[4]) + len(entry[0]) for entry in entries)
     return (
@@ -144,7 +77,7 @@ class Ledger:
         self.ledger: ContractInterface = load_interface("RegisterLedger")
         self.registry_address = deployment.address("OfficeRegistry")
         self.ledger_address = deployment.address("RegisterLedger")
-        self._recorded_topic = self.ledger.event_topic("EventRecorded")
+        self._recorded_topic = EVENT_RECORDED_TOPIC
         self._record_events_selector = self.ledger.encode_call("recordEvents", [])[:4]
 
     # ----------------------------------------------------------------------- reads
@@ -163,7 +96,7 @@ class Ledger:
         )
         return bytes(head), int(seq)
 
-    def record_entries(self, record_key: str) -> list[AnchoredEntry]:
+    def record_entries(self, record_key: str) -> list[AnchoredEvent]:
         """A record's whole history, read from the chain itself, oldest first.
 
         Walks the hash chain back from the head: each entry's block comes from the contract's
@@ -172,7 +105,7 @@ class Ledger:
         """
         head, _ = self.head_of(record_key)
         identifier = record_id(record_key)
-        entries: list[AnchoredEntry] = []
+        entries: list[AnchoredEvent] = []
         cursor = head
         while cursor != ZERO_HASH:
             entry = self.entry_by_hash(cursor, identifier)
@@ -181,7 +114,7 @@ class Ledger:
         entries.reverse()
         return entries
 
-    def entry_by_hash(self, anchored_hash: bytes, identifier: bytes | None = None) -> AnchoredEntry:
+    def entry_by_hash(self, anchored_hash: bytes, identifier: bytes | None = None) -> AnchoredEvent:
         """The anchored entry with this entry hash, read from its block's log."""
         ((seq, block_number, _office),) = call_function(
             self.backend, self.ledger, self.ledger_address, "entryOf", anchored_hash
@@ -197,9 +130,9 @@ class Ledger:
             to_block=int(block_number),
             topics=topics,
         ):
-            decoded = self.ledger.decode_log(log)
-            if decoded is not None and decoded.args["entryHash"] == anchored_hash:
-                return entry_from_log(decoded)
+            event = decode_event_recorded(log)
+            if event.entry_hash == anchored_hash:
+                return event
         raise ChainError(f"log of entry 0x{anchored_hash.hex()} missing in block {block_number}")
 
     # ----------------------------------------------------------------------- writes
@@ -212,7 +145,7 @@ class Ledger:
         batch_size: int = DEFAULT_BATCH_SIZE,
         timeout: float = 300.0,
         known_heads: Mapping[str, tuple[bytes, int]] | None = None,
-    ) -> list[AnchoredEntry]:
+    ) -> list[AnchoredEvent]:
         """Anchor events in order, ``batch_size`` entries per transaction.
 
         Events of one record are linked in the order given, starting from the record's head on
@@ -285,9 +218,9 @@ class Ledger:
             for linked in self.link(events, office_code, known_heads)
         ]
 
-    def _entries_from_receipts(self, receipts: Sequence[Receipt]) -> list[AnchoredEntry]:
+    def _entries_from_receipts(self, receipts: Sequence[Receipt]) -> list[AnchoredEvent]:
         return [
-            entry_from_raw_log(log)
+            decode_event_recorded(log)
             for receipt in receipts
             for log in receipt.logs
             if log.address == self.ledger_address and log.topics[0] == self._recorded_topic
@@ -364,7 +297,7 @@ class Ledger:
             next_nonce += 1
         return batches
 
-    def batch_outcome(self, batch: SignedBatch, receipt: Receipt) -> list[AnchoredEntry]:
+    def batch_outcome(self, batch: SignedBatch, receipt: Receipt) -> list[AnchoredEvent]:
         """The entries a mined batch anchored, in order; raises the decoded
         :class:`~ipchain.errors.ContractRevertError` when it reverted."""
         if receipt.status != 1:
@@ -388,7 +321,7 @@ class Ledger:
             sender=batch.sender,
         )
 
-    def entries_from_receipt(self, receipt: Receipt) -> list[AnchoredEntry]:
+    def entries_from_receipt(self, receipt: Receipt) -> list[AnchoredEvent]:
         """The register entries a mined transaction anchored (none when it reverted)."""
         return self._entries_from_receipts([receipt])
 

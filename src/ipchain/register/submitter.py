@@ -31,6 +31,7 @@ from sqlalchemy import and_, bindparam, exists, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ipchain.chain.base import Receipt
+from ipchain.contracts.register_ledger import AnchoredEvent
 from ipchain.db.base import IMMEDIATE
 from ipchain.db.submissions import OutboxState, SubmissionState, outbox, submissions
 from ipchain.encoding import ZERO_HASH
@@ -38,7 +39,6 @@ from ipchain.errors import ChainError, ContractRevertError, VerificationError
 from ipchain.keys import OfficeKey
 from ipchain.register.ledger import (
     DEFAULT_BATCH_SIZE,
-    AnchoredEntry,
     EventToAnchor,
     Ledger,
     SignedBatch,
@@ -309,7 +309,7 @@ class Submitter:
             self._reverted(batch, rows, self.ledger.explain_revert(batch, receipt), outcome)
 
     def _anchored(
-        self, rows: Sequence[_Row], entries: Sequence[AnchoredEntry], outcome: _RoundOutcome
+        self, rows: Sequence[_Row], entries: Sequence[AnchoredEvent], outcome: _RoundOutcome
     ) -> None:
         for row, entry in zip(rows, entries, strict=True):
             outcome.anchored.append(_anchored_update(row.id, entry))
@@ -355,7 +355,7 @@ class Submitter:
                 continue
             outcome.requeued.append({"row_id": row.id, "attempts": attempts, "error": str(error)})
 
-    def _already_anchored(self, entry_hash: object) -> AnchoredEntry | None:
+    def _already_anchored(self, entry_hash: object) -> AnchoredEvent | None:
         if not isinstance(entry_hash, bytes):
             return None
         try:
@@ -443,7 +443,7 @@ class Submitter:
         outcome = _RoundOutcome()
         for transaction_hash, transaction_rows in by_transaction.items():
             receipt = receipts.get(transaction_hash)
-            found: dict[bytes, AnchoredEntry] = {}
+            found: dict[bytes, AnchoredEvent] = {}
             if receipt is not None and receipt.status == 1:
                 found = {e.entry_hash: e for e in self.ledger.entries_from_receipt(receipt)}
             for row in transaction_rows:
@@ -491,7 +491,7 @@ class Submitter:
 # --- database helpers -----------------------------------------------------------------------
 
 
-def _anchored_update(row_id: int, entry: AnchoredEntry) -> dict[str, Any]:
+def _anchored_update(row_id: int, entry: AnchoredEvent) -> dict[str, Any]:
     return {
         "row_id": row_id,
         "seq": entry.seq,

@@ -29,9 +29,9 @@ from sqlalchemy import Connection, select
 
 from ipchain.chain.base import BlockInfo, ChainBackend, LogEntry
 from ipchain.contracts.bindings import load_interface
+from ipchain.contracts.register_ledger import decode_event_recorded
 from ipchain.db.register import events
 from ipchain.errors import ChainError, ChainUnavailableError, IpchainError
-from ipchain.register.ledger import entry_from_raw_log
 from ipchain.verification.audit_checks import (
     CHAIN_COLUMNS,
     STORED_COLUMNS,
@@ -220,8 +220,8 @@ def _expected_rows(
                 "run the audit again"
             )
         try:
-            entry = entry_from_raw_log(log)
-        except (ValueError, UnicodeDecodeError):
+            entry = decode_event_recorded(log)
+        except ChainError:
             # The indexer skips such an entry too (a record key that is not UTF-8).
             warnings.append(
                 f"log {log.log_index} of block {log.block_number} is not a readable "

@@ -29,6 +29,7 @@ from typing import Any, Final
 
 from sqlalchemy import String, cast
 
+from ipchain.contracts.register_ledger import AnchoredEvent
 from ipchain.db.register import events
 from ipchain.encoding import (
     ZERO_HASH,
@@ -42,7 +43,6 @@ from ipchain.errors import IpchainError
 # The indexer's own reading of a published document, so the audit expects exactly the row the
 # indexer writes for an entry (a clean database must audit clean, whatever that reading is).
 from ipchain.register.indexing import _document_text, _interpretable, event_row, parse_document
-from ipchain.register.ledger import AnchoredEntry
 
 
 class DiscrepancyKind(StrEnum):
@@ -161,7 +161,7 @@ _MAX_PENDING: Final = 100_000
 missing at once (bounds memory when a database lost most of its rows)."""
 
 
-def expected_row(entry: AnchoredEntry, timestamp: int) -> dict[str, Any]:
+def expected_row(entry: AnchoredEvent, timestamp: int) -> dict[str, Any]:
     """The ``events`` row the indexer writes for an anchored entry in a block of this time."""
     text = _document_text(entry.document)
     parsed = parse_document(text)

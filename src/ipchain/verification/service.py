@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ipchain.chain.base import ChainBackend
 from ipchain.chain.rpc import RpcChain
 from ipchain.contracts.bindings import Deployment
+from ipchain.contracts.register_ledger import AnchoredEvent
 from ipchain.db.register import events, records
 from ipchain.encoding import parse_json_strict
 from ipchain.errors import (
@@ -36,7 +37,6 @@ from ipchain.errors import (
     NotFoundError,
 )
 from ipchain.register.catalog import RecordKey
-from ipchain.register.ledger import AnchoredEntry
 from ipchain.verification.audit import contract_problems
 from ipchain.verification.audit_checks import (
     STORED_COLUMNS,
@@ -333,9 +333,9 @@ def _normalised_key(record_key: str) -> str:
         raise
 
 
-def _anchored(event: RecordedEvent) -> AnchoredEntry:
+def _anchored(event: RecordedEvent) -> AnchoredEvent:
     """A log as read for verification, in the form the indexer reads logs."""
-    return AnchoredEntry(
+    return AnchoredEvent(
         record_key=event.record_key.decode("utf-8", "replace"),
         record_id=event.record_id,
         seq=event.seq,
