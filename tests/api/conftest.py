@@ -9,11 +9,9 @@ decrypted once, handed to each :class:`NodeService` instead of its keystore.
 
 from __future__ import annotations
 
-import json
 import secrets
 import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +21,12 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from api.app import create_app
-from ipchain.chain.anvil import AnvilNode
 from ipchain.config import DEMO_OFFICES, Settings
 from ipchain.keys import Keystore, OfficeKey
 from ipchain.node.service import NodeService, ServiceOptions
 from ipchain.node.setup import init_node, keystore_password, signer_key_name
-from tests.conftest import postgres_url
+from tests.helpers.database import postgres_url
+from tests.helpers.nodes import RunningNode
 
 OFFICE_CODES = tuple(code for code, _ in DEMO_OFFICES)
 
@@ -80,19 +78,6 @@ def database(request: pytest.FixtureRequest) -> Iterator[Callable[[Path], str | 
         admin.dispose()
 
 
-@dataclass
-class RunningNode:
-    """A started node service with an HTTP client on its API."""
-
-    service: NodeService
-    client: TestClient
-    settings: Settings
-
-    def token(self, office: str) -> dict[str, str]:
-        """Authorization headers with a new token of ``office``."""
-        return {"Authorization": f"Bearer {self.service.create_token(office)}"}
-
-
 @pytest.fixture
 def start_node(
     signer_keys: dict[str, OfficeKey], database: Callable[[Path], str | None]
@@ -141,65 +126,3 @@ def embedded_dir(node_template: Path, tmp_path: Path) -> Path:
 def node(start_node: Callable[..., RunningNode], embedded_dir: Path) -> RunningNode:
     """A node of all three demo offices on the embedded chain."""
     return start_node(embedded_dir)
-
-
-def anvil_node_dirs(template: Path, anvil: AnvilNode, root: Path, offices: list[str]) -> list[Path]:
-    """Data directories of one node per office on one anvil chain, sharing one deployment.
-
-    The first is set up with ``init_node`` (which deploys the consortium); each of the others
-    gets that deployment file and only its own office's signer key, as an office's own node
-    would.
-    """
-    first = root / f"node-{offices[0]}"
-    first.mkdir(parents=True)
-    shutil.copytree(template / "keystore", first / "keystore")
-    shutil.copytree(template / "secrets", first / "secrets")
-    init_node(Settings(data_dir=first, rpc_url=anvil.url)).close()
-    directories = [first]
-    for office in offices[1:]:
-        directory = root / f"node-{office}"
-        (directory / "keystore").mkdir(parents=True)
-        shutil.copy(first / "deployment.json", directory / "deployment.json")
-        shutil.copytree(first / "secrets", directory / "secrets")
-        name = signer_key_name(office)
-        for path in (first / "keystore").iterdir():
-            if path.stem == name:
-                shutil.copy(path, directory / "keystore" / path.name)
-        directories.append(directory)
-    return directories
-
-
-def event_document(
-    record_key: str,
-    code: str = "A10",
-    day: str = "2025-01-15",
-    *,
-    mark: str | None = "NORDLICHT",
-    nice: tuple[int, ...] = (9, 42),
-) -> dict[str, Any]:
-    """A register event document: a trademark filing (``A10``) with data, or a later event."""
-    document: dict[str, Any] = {
-        "schema": "ipchain/register-event/v1",
-        "record_key": record_key,
-        "event_code": code,
-        "event_date": day,
-    }
-    if code.startswith("A"):
-        data: dict[str, Any] = {
-            "applicants": [{"name": "Nordlicht GmbH", "country_code": "DE"}],
-            "application_date": day,
-            "nice_classes": [
-                {"class_number": n, "descriptions": [{"language_code": "en", "text": f"goods {n}"}]}
-                for n in nice
-            ],
-        }
-        if mark is not None:
-            data["mark_verbal_element_text"] = mark
-            data["mark_feature_category"] = "Word"
-        document["record_data"] = data
-    return document
-
-
-def body(documents: list[dict[str, Any]]) -> bytes:
-    """A batch request body."""
-    return json.dumps({"events": documents}).encode("utf-8")

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from ipchain.db.submissions import submissions
 from ipchain.node.service import demo_tokens_file, ensure_demo_tokens, load_demo_data
-from tests.api.conftest import RunningNode
+from tests.helpers.nodes import RunningNode
 
 
 def submission_count(node: RunningNode) -> int:
@@ -34,7 +34,7 @@ def test_demo_data_loads_once(node: RunningNode) -> None:
 
 
 def test_demo_data_leaves_a_node_with_data_alone(node: RunningNode) -> None:
-    from tests.api.conftest import event_document
+    from tests.helpers.documents import event_document
 
     response = node.client.post(
         "/api/v1/offices/EM/events",

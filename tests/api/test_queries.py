@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from ipchain.node.service import load_demo_data
-from tests.api.conftest import RunningNode
+from tests.helpers.nodes import RunningNode
 
 RECORDS = "/api/v1/records"
 

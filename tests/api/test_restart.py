@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import select, update
 
 from ipchain.db.submissions import outbox
-from tests.api.conftest import RunningNode, event_document
+from tests.helpers.documents import event_document
+from tests.helpers.nodes import RunningNode
 
 EVENTS = "/api/v1/offices/EM/events"
 

@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from ipchain.db.submissions import outbox, submissions
-from tests.api.conftest import RunningNode, body, event_document
+from tests.helpers.documents import body, event_document
+from tests.helpers.nodes import RunningNode
 
 EVENTS = "/api/v1/offices/EM/events"
 

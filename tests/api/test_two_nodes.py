@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from ipchain.chain.anvil import AnvilNode
-from tests.api.conftest import RunningNode, anvil_node_dirs, event_document
+from tests.helpers.documents import event_document
+from tests.helpers.nodes import RunningNode, anvil_node_dirs
 
 pytestmark = pytest.mark.anvil
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.api.conftest import RunningNode
+from tests.helpers.nodes import RunningNode
 
 
 def test_workshop_page_is_served_at_the_root(node: RunningNode) -> None:

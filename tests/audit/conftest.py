@@ -30,8 +30,9 @@ from ipchain.db.indexer import Indexer
 from ipchain.node.service import NodeService, ServiceOptions
 from ipchain.register.indexing import register_handlers
 from ipchain.register.ledger import EventToAnchor
-from tests.conftest import Consortium, deploy_test_consortium, empty_database
-from tests.db.conftest import design_event, to_anchor, trademark_event
+from tests.helpers.consortium import Consortium, deploy_test_consortium
+from tests.helpers.database import empty_database
+from tests.helpers.documents import design_event, to_anchor, trademark_event
 
 DAY = datetime.date(2024, 3, 1)
 TRADEMARK = "EM/TM/018000001"

@@ -21,7 +21,7 @@ from ipchain.db.indexer import Indexer
 from ipchain.node.setup import init_node, signer_key_name
 from ipchain.register.indexing import register_handlers
 from ipchain.verification.service import VerificationService
-from tests.db.conftest import to_anchor, trademark_event
+from tests.helpers.documents import to_anchor, trademark_event
 
 DAY = datetime.date(2024, 5, 2)
 RECORD = "EM/TM/018555001"

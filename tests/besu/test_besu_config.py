@@ -39,7 +39,7 @@ from ipchain.chain.rpc import RpcChain
 from ipchain.contracts.bindings import Deployment
 from ipchain.errors import InvalidInputError
 from ipchain.governance.registry import Governance
-from tests.conftest import Consortium, deploy_test_consortium, new_key
+from tests.helpers.consortium import Consortium, deploy_test_consortium, new_key
 
 NODE_CONFIG = Path(__file__).resolve().parents[2] / "node_config" / "besu"
 ENODE = re.compile(r"enode://[0-9a-f]{128}@(\[[0-9a-f:]+\]|[A-Za-z0-9.-]+):\d{1,5}")

@@ -14,7 +14,7 @@ from ipchain.encoding import ZERO_HASH, record_id
 from ipchain.errors import ContractRevertError, ReceiptTimeoutError, TransactionRejectedError
 from ipchain.node.setup import fund
 from ipchain.register.ledger import EventToAnchor
-from tests.conftest import Consortium, deploy_test_consortium, new_key
+from tests.helpers.consortium import Consortium, deploy_test_consortium, new_key
 
 
 def transfer(

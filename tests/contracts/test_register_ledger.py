@@ -12,7 +12,7 @@ from ipchain.encoding import ZERO_HASH, entry_hash, event_code_bytes8, record_id
 from ipchain.errors import ContractRevertError
 from ipchain.keys import OfficeKey
 from ipchain.register.ledger import EventToAnchor
-from tests.conftest import Consortium
+from tests.helpers.consortium import Consortium
 
 
 def doc_hash(text: str) -> bytes:

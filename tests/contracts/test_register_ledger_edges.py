@@ -19,7 +19,7 @@ from ipchain.chain.base import ChainBackend, Receipt
 from ipchain.contracts.bindings import call_function, send_and_confirm, sign_transaction
 from ipchain.encoding import ZERO_HASH, entry_hash, event_code_bytes8, record_id
 from ipchain.errors import ContractRevertError
-from tests.conftest import Consortium, deploy_test_consortium
+from tests.helpers.consortium import Consortium, deploy_test_consortium
 
 RawEntry = tuple[str, bytes, bytes, bytes, bytes]
 LOG_TYPES = ["uint64", "bytes8", "bytes32", "bytes32", "bytes32", "address", "string", "bytes"]

@@ -18,8 +18,8 @@ from ipchain.encoding import ZERO_HASH, hash_to_hex
 from ipchain.register.indexing import register_handlers
 from ipchain.register.ledger import EventToAnchor
 from ipchain.register.queries import RegisterQueries
-from tests.conftest import Consortium
-from tests.db.conftest import design_event, to_anchor, trademark_event
+from tests.helpers.consortium import Consortium
+from tests.helpers.documents import design_event, to_anchor, trademark_event
 
 DAY = datetime.date(2024, 3, 1)
 

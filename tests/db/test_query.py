@@ -20,7 +20,7 @@ from ipchain.errors import InvalidInputError, NotFoundError
 from ipchain.register.indexing import derive_status, merge_record_data, store_entries
 from ipchain.register.models import RegisterEvent, replay_history
 from ipchain.register.queries import RecordFilter, RegisterQueries
-from tests.db.conftest import design_event, trademark_event
+from tests.helpers.documents import design_event, trademark_event
 
 D = datetime.date
 SIGNER = "0x" + "ab" * 20

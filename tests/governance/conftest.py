@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from ipchain.chain.base import ChainBackend
-from tests.conftest import Consortium, deploy_test_consortium
-from tests.governance.helpers import approve_standard_schemas
+from tests.helpers.consortium import Consortium, deploy_test_consortium
+from tests.helpers.governance import approve_standard_schemas
 
 
 def open_module_backend(kind: str, tmp_path: Path) -> tuple[ChainBackend, object]:

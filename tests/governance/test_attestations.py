@@ -30,8 +30,8 @@ from ipchain.errors import (
     VerificationError,
 )
 from ipchain.governance.registry import Governance, ProposalState
-from tests.conftest import Consortium
-from tests.governance.helpers import (
+from tests.helpers.consortium import Consortium
+from tests.helpers.governance import (
     advance_time,
     approve_standard_schemas,
     attestations,

@@ -36,8 +36,8 @@ from ipchain.errors import ContractRevertError
 from ipchain.governance.registry import Governance, OfficeStatus
 from ipchain.keys import OfficeKey
 from ipchain.node.setup import fund
-from tests.conftest import Consortium, deploy_test_consortium, new_key
-from tests.governance.helpers import (
+from tests.helpers.consortium import Consortium, deploy_test_consortium, new_key
+from tests.helpers.governance import (
     anchor_one,
     approve_standard_schemas,
     pass_proposal,

@@ -23,8 +23,8 @@ from ipchain.keys import (
     issue_office_certificate,
 )
 from ipchain.node.setup import fund
-from tests.conftest import Consortium, new_key
-from tests.governance.helpers import (
+from tests.helpers.consortium import Consortium, new_key
+from tests.helpers.governance import (
     approve_standard_schemas,
     attestations,
     governance,

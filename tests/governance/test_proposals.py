@@ -15,8 +15,8 @@ from ipchain.governance.registry import (
     ProposalState,
 )
 from ipchain.node.setup import fund
-from tests.conftest import Consortium, new_key
-from tests.governance.helpers import (
+from tests.helpers.consortium import Consortium, new_key
+from tests.helpers.governance import (
     advance_time,
     anchor_one,
     expect_revert,

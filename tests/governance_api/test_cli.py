@@ -14,8 +14,8 @@ import pytest
 from ipchain.chain.anvil import AnvilNode
 from ipchain.cli.app import main
 from ipchain.governance.dev_setup import office_certificate_path
-from tests.cli.test_cli import assert_one_line_error, run
-from tests.conftest import new_key
+from tests.helpers.cli import assert_one_line_error, run
+from tests.helpers.consortium import new_key
 
 
 @pytest.fixture(scope="module")

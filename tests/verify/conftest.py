@@ -20,7 +20,7 @@ from ipchain.chain.rpc import RpcChain
 from ipchain.encoding import canonical_bytes
 from ipchain.register.ledger import EventToAnchor
 from ipchain.verification.bundle import build_bundle
-from tests.conftest import Consortium, deploy_test_consortium
+from tests.helpers.consortium import Consortium, deploy_test_consortium
 
 RECORD_KEY = "EM/TM/018123456"
 OTHER_KEY = "EM/TM/018999999"

@@ -11,9 +11,9 @@ import pytest
 from ipchain.encoding import canonical_bytes, parse_json_strict
 from ipchain.encoding import is_canonical as fast_is_canonical
 from ipchain.verification.records import canonical_problem
-from tests.conftest import SHARED
+from tests.helpers.vectors import RFC8785_VECTORS
 
-VECTORS = SHARED / "vectors" / "rfc8785"
+VECTORS = RFC8785_VECTORS
 
 
 def vector_files(folder: str) -> list[Path]:

@@ -20,8 +20,8 @@ from ipchain.verification.records import (
     verify_document,
     verify_record,
 )
-from tests.conftest import Consortium
-from tests.governance.helpers import governance, pass_proposal
+from tests.helpers.consortium import Consortium
+from tests.helpers.governance import governance, pass_proposal
 from tests.verify.conftest import RECORD_KEY, AnchoredRecord, register_document, to_anchor
 
 Verdicts = list[tuple[int | None, EventVerdict]]

@@ -17,7 +17,7 @@ from ipchain.errors import ContractRevertError
 from ipchain.governance.registry import Governance
 from ipchain.keys import OfficeKey
 from ipchain.register.ledger import EventToAnchor, Ledger
-from tests.conftest import Consortium
+from tests.helpers.consortium import Consortium
 
 
 def governance(consortium: Consortium) -> Governance:
