@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import random
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,9 +24,10 @@ from ipchain.encoding import (
     parse_json_strict,
 )
 from ipchain.errors import CanonicalizationError, InvalidInputError
+from tests.helpers.vectors import RFC8785_VECTORS
 
 REFERENCE = rfc8785.dumps  # before any test counts its calls
-VECTORS = Path(__file__).resolve().parents[1].parent / "shared" / "vectors" / "rfc8785"
+VECTORS = RFC8785_VECTORS
 
 # Characters where JSON encoders disagree, or where key order by code point and by UTF-16
 # code unit differ (U+E000..U+FFFF against anything beyond U+FFFF).
@@ -271,7 +271,6 @@ def vector_names() -> list[str]:
     return sorted(path.stem for path in (VECTORS / "input").glob("*.json"))
 
 
-@pytest.mark.skipif(not VECTORS.is_dir(), reason=f"RFC 8785 vectors not found at {VECTORS}")
 def test_rfc8785_vectors_through_both_paths(rfc8785_calls: list[object]) -> None:
     names = vector_names()
     assert len(names) >= 6

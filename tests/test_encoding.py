@@ -8,7 +8,6 @@ import random
 from collections import OrderedDict
 from decimal import Decimal
 from enum import StrEnum
-from pathlib import Path
 from types import MappingProxyType
 
 import pytest
@@ -37,21 +36,19 @@ from ipchain.errors import (
     InvalidRecordKeyError,
     UnknownOfficeError,
 )
+from tests.helpers.vectors import RFC8785_VECTORS
 
-VECTORS = Path(__file__).resolve().parents[1].parent / "shared" / "vectors" / "rfc8785"
+VECTORS = RFC8785_VECTORS
 VECTOR_NAMES = sorted(path.stem for path in (VECTORS / "input").glob("*.json"))
 
 
 # --- RFC 8785 conformance --------------------------------------------------------------------
 
 
-def test_vectors_are_present_or_skipped_with_reason() -> None:
-    if not VECTORS.is_dir():
-        pytest.skip(f"RFC 8785 vectors not found at {VECTORS} (../shared beside the repo)")
-    assert len(VECTOR_NAMES) >= 6
+def test_vectors_are_present() -> None:
+    assert len(VECTOR_NAMES) >= 6, f"RFC 8785 vectors missing from {VECTORS}"
 
 
-@pytest.mark.skipif(not VECTORS.is_dir(), reason=f"RFC 8785 vectors not found at {VECTORS}")
 @pytest.mark.parametrize("name", VECTOR_NAMES)
 def test_rfc8785_vector(name: str) -> None:
     expected = (VECTORS / "output" / f"{name}.json").read_bytes()

@@ -26,13 +26,13 @@ from ipchain.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from tests.helpers.vectors import RFC9162_VECTORS
 
-VECTORS = Path(__file__).resolve().parents[1].parent / "shared" / "vectors" / "rfc9162"
-VECTORS_MISSING = f"RFC 9162 vectors not found at {VECTORS} (../shared beside the repo)"
+VECTORS = RFC9162_VECTORS
 
 
 def _cases(kind: str) -> list[Path]:
-    return sorted((VECTORS / kind).rglob("*.json")) if VECTORS.is_dir() else []
+    return sorted((VECTORS / kind).rglob("*.json"))
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -75,14 +75,11 @@ STANDARD_ROOTS = [
 # --- conformance vectors ---------------------------------------------------------------------
 
 
-def test_vectors_are_present_or_skipped_with_reason() -> None:
-    if not VECTORS.is_dir():
-        pytest.skip(VECTORS_MISSING)
+def test_vectors_are_present() -> None:
     assert len(_cases("inclusion")) > 80
     assert len(_cases("consistency")) > 80
 
 
-@pytest.mark.skipif(not VECTORS.is_dir(), reason=VECTORS_MISSING)
 @pytest.mark.parametrize("path", _cases("inclusion"), ids=_case_id)
 def test_inclusion_vector(path: Path) -> None:
     case = _load(path)
@@ -96,7 +93,6 @@ def test_inclusion_vector(path: Path) -> None:
         check_inclusion(*arguments)
 
 
-@pytest.mark.skipif(not VECTORS.is_dir(), reason=VECTORS_MISSING)
 @pytest.mark.parametrize("path", _cases("consistency"), ids=_case_id)
 def test_consistency_vector(path: Path) -> None:
     case = _load(path)
@@ -110,7 +106,6 @@ def test_consistency_vector(path: Path) -> None:
         check_consistency(*arguments)
 
 
-@pytest.mark.skipif(not VECTORS.is_dir(), reason=VECTORS_MISSING)
 @pytest.mark.parametrize("kind", ["inclusion", "consistency"])
 def test_generated_proofs_equal_the_vectors_happy_paths(kind: str) -> None:
     compared = 0
