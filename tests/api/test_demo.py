@@ -7,8 +7,9 @@ import stat
 
 from sqlalchemy import func, select
 
+from api.server import demo_tokens_file, ensure_demo_tokens
 from ipchain.db.submissions import submissions
-from ipchain.node.service import demo_tokens_file, ensure_demo_tokens, load_demo_data
+from ipchain.node.service import load_demo_data
 from tests.helpers.nodes import RunningNode
 
 

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-IPCHAIN = [sys.executable, "-m", "ipchain.cli.app"]
+IPCHAIN = [sys.executable, "-m", "api.cli"]
 
 
 def run(*arguments: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -1,4 +1,5 @@
-"""The ``ipchain`` command line (typer + rich).
+"""The ``ipchain`` command line (typer + rich), without ``serve``: the console script is
+``api.cli``, which adds ``serve`` (the HTTP API lives in ``api/``, above this package).
 
 Every command reports failures as one readable line on stderr and a non-zero exit code: 2 for
 bad input or an unreachable chain, 1 for a failed check. Tracebacks are for bugs only.
@@ -41,7 +42,7 @@ RpcUrl = Annotated[
 ]
 
 
-def _settings(data_dir: Path | None, rpc_url: str | None = None) -> Settings:
+def node_settings(data_dir: Path | None, rpc_url: str | None = None) -> Settings:
     overrides: dict[str, object] = {}
     if data_dir is not None:
         overrides["data_dir"] = data_dir
@@ -55,7 +56,7 @@ def init(data_dir: DataDir = None, rpc_url: RpcUrl = None) -> None:
     """Set up a node: keys for the demo offices, funding, contracts. Safe to run again."""
     from ipchain.node.setup import init_node
 
-    settings = _settings(data_dir, rpc_url)
+    settings = node_settings(data_dir, rpc_url)
     with console.status("Setting up the node…"):
         node = init_node(settings)
     try:
@@ -72,24 +73,7 @@ def demo(data_dir: DataDir = None, rpc_url: RpcUrl = None) -> None:
     verify each record's hash chain, and catch a modified document."""
     from ipchain.cli.demo import run_demo
 
-    run_demo(_settings(data_dir, rpc_url), console)
-
-
-@app.command()
-def serve(
-    data_dir: DataDir = None,
-    rpc_url: RpcUrl = None,
-    demo: Annotated[bool, typer.Option(help="Load demo data on first start.")] = False,
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-) -> None:
-    """Run the node: chain, indexer, submitter and the HTTP API."""
-    from ipchain.node.service import run_server
-    from ipchain.node.setup import init_node
-
-    settings = _settings(data_dir, rpc_url)
-    init_node(settings).close()
-    run_server(settings, demo=demo, host=host, port=port)
+    run_demo(node_settings(data_dir, rpc_url), console)
 
 
 @app.command()
@@ -130,7 +114,7 @@ def audit(
     Exit 1 on any discrepancy."""
     from ipchain.cli.audit import run_audit
 
-    raise typer.Exit(run_audit(_settings(data_dir, rpc_url), report, as_json=as_json))
+    raise typer.Exit(run_audit(node_settings(data_dir, rpc_url), report, as_json=as_json))
 
 
 @app.command()
@@ -145,7 +129,7 @@ def bundle(
     """Build a record's proof bundle from the chain, for 'ipchain verify' anywhere."""
     from ipchain.cli.bundle import run_bundle
 
-    raise typer.Exit(run_bundle(_settings(data_dir, rpc_url), record_key, out))
+    raise typer.Exit(run_bundle(node_settings(data_dir, rpc_url), record_key, out))
 
 
 @app.command(
@@ -197,7 +181,7 @@ def propose(
     """Propose a change to the consortium as an office (its admin key); its vote counts."""
     from ipchain.cli.governance import propose_command
 
-    settings = _settings(data_dir, rpc_url)
+    settings = node_settings(data_dir, rpc_url)
     for line in propose_command(
         settings,
         action,
@@ -221,7 +205,7 @@ def vote(
     """Vote for a proposal as an office (its admin key)."""
     from ipchain.cli.governance import vote_command
 
-    for line in vote_command(_settings(data_dir, rpc_url), proposal_id, acting):
+    for line in vote_command(node_settings(data_dir, rpc_url), proposal_id, acting):
         console.print(line, highlight=False, soft_wrap=True)
 
 
@@ -243,7 +227,7 @@ def attest(
     """Attest a claim as an office (its signer key); only the claim's hash goes on-chain."""
     from ipchain.cli.governance import attest_command
 
-    settings = _settings(data_dir, rpc_url)
+    settings = node_settings(data_dir, rpc_url)
     for line in attest_command(
         settings,
         schema,
@@ -266,7 +250,7 @@ def revoke(
     """Revoke an attestation of an office (its signer key; only the issuer may)."""
     from ipchain.cli.governance import revoke_command
 
-    for line in revoke_command(_settings(data_dir, rpc_url), uid, acting):
+    for line in revoke_command(node_settings(data_dir, rpc_url), uid, acting):
         console.print(line, highlight=False, soft_wrap=True)
 
 
@@ -279,7 +263,7 @@ def token_create(
     """Create an API token for an office; it is shown once and stored only as a hash."""
     from ipchain.cli.token import create_token_command
 
-    token = create_token_command(_settings(data_dir), office, label)
+    token = create_token_command(node_settings(data_dir), office, label)
     console.print(token, soft_wrap=True)
 
 

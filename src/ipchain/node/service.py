@@ -1,26 +1,22 @@
-"""A running ipchain node: chain, index, submissions, the submitter and indexer threads, the API.
+"""A running ipchain node: chain, index, submissions, the submitter and indexer threads.
 
-:class:`NodeService` composes the pieces one office's node runs: the open :class:`~ipchain.node.setup.
-Node` (chain connection, deployment, keystore), the index database (migrated at start), the read
-service (:class:`~ipchain.register.queries.RegisterQueries`), the write service
-(:class:`~ipchain.register.submissions.SubmissionService`), and two background threads: the
-:class:`~ipchain.register.submitter.Submitter` anchoring the outbox and the
-:class:`~ipchain.db.indexer.Indexer` reading the chain into the index. :func:`run_server` serves
-the HTTP API over it (``ipchain serve``); :func:`load_demo_data` fills a new node with the
-workshop data set.
+:class:`NodeService` composes the pieces one office's node runs: the open
+:class:`~ipchain.node.setup.Node` (chain connection, deployment, keystore), the index database
+(migrated at start), the read service (:class:`~ipchain.register.queries.RegisterQueries`), the
+write service (:class:`~ipchain.register.submissions.SubmissionService`), and two background
+threads: the :class:`~ipchain.register.submitter.Submitter` anchoring the outbox and the
+:class:`~ipchain.db.indexer.Indexer` reading the chain into the index. :func:`load_demo_data`
+fills a new node with the workshop data set. Serving the HTTP API over it (``ipchain serve``)
+is ``api.server``'s.
 """
 
 from __future__ import annotations
 
-import gc
-import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy import func, select
@@ -33,7 +29,7 @@ from ipchain.contracts.bindings import Deployment
 from ipchain.db.base import make_engine, session_factory, upgrade
 from ipchain.db.indexer import HandlerRegistry, Indexer
 from ipchain.db.submissions import OutboxState, outbox
-from ipchain.errors import ChainError, IpchainError
+from ipchain.errors import ChainError
 from ipchain.governance.actions import GovernanceActions
 from ipchain.governance.indexing import register_governance_handlers
 from ipchain.governance.queries import GovernanceQueries
@@ -320,39 +316,6 @@ def node_handlers(backend: ChainBackend, deployment: Deployment) -> HandlerRegis
     return handlers
 
 
-def demo_tokens_file(settings: Settings) -> Path:
-    """Where ``--demo`` keeps the demo offices' API tokens (0600)."""
-    return settings.data_dir / "secrets" / "demo-tokens.json"
-
-
-def ensure_demo_tokens(service: NodeService) -> tuple[dict[str, str], bool]:
-    """One API token per office the node can write for, made on the first demo start and kept
-    in :func:`demo_tokens_file`. Returns the tokens and whether they were just made."""
-    path = demo_tokens_file(service.settings)
-    if path.exists():
-        stored = json.loads(path.read_text("utf-8"))
-        tokens = {office: str(token) for office, token in stored.items()}
-        still_valid = True
-        for token in tokens.values():
-            try:
-                service.authenticate(token)
-            except IpchainError:
-                still_valid = False
-        if still_valid:
-            return tokens, False
-    tokens = {
-        office: service.create_token(office, label="demo")
-        for office in sorted(service.submissions.offices)
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        json.dump(tokens, handle, indent=2)
-        handle.write("\n")
-    os.chmod(path, 0o600)
-    return tokens, True
-
-
 def load_demo_data(
     service: NodeService,
     *,
@@ -404,52 +367,3 @@ def load_demo_data(
 
 def _demo_key(office: str, number: int) -> str:
     return f"ipchain-demo-{office}-{number}"
-
-
-# --- the server --------------------------------------------------------------------------------
-
-
-def run_server(settings: Settings, *, demo: bool, host: str, port: int) -> None:
-    """Run the node and serve the API until interrupted (``ipchain serve``)."""
-    import uvicorn
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    from api.app import create_app
-
-    console = Console()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    service = NodeService(settings).start()
-    try:
-        if demo:
-            _tokens, new = ensure_demo_tokens(service)
-            path = demo_tokens_file(settings)
-            # Tokens are secrets: a server's output usually ends up in logs, so only their
-            # file (mode 0600) is named here.
-            state = "created" if new else "kept"
-            console.print(f"Demo API tokens ({state}, one per office): {path}")
-            with Progress(
-                "[progress.description]{task.description}",
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console,
-            ) as bar:
-                task = bar.add_task("Loading demo register events", total=None)
-
-                def show(done: int, total: int) -> None:
-                    bar.update(task, completed=done, total=total)
-
-                loaded = load_demo_data(service, progress=show)
-            if loaded:
-                console.print(f"[green]demo data loaded[/]: {loaded} events")
-        console.print(f"API on http://{host}:{port}/api/v1 (docs: /api/v1/docs)")
-        console.print(f"Workshop page: http://{host}:{port}/workshop")
-        # Start-up objects (catalogues, ABIs, keys) live for the whole process: freezing them
-        # spares every later full garbage collection from walking them (~20 µs per event).
-        gc.collect()
-        gc.freeze()
-        uvicorn.run(create_app(service), host=host, port=port, log_level="info")
-    finally:
-        service.stop()
