@@ -483,13 +483,8 @@ def _run(arguments: Any) -> Any:
         folders = generate_network(offices, chain_id, arguments.out)
         return {code: str(folder) for code, folder in folders.items()}
     from ipchain.config import Settings
-    from ipchain.node.setup import (
-        admin_key_name,
-        keystore_password,
-        node_keystore,
-        open_backend,
-        signer_key_name,
-    )
+    from ipchain.keys import admin_key_name, signer_key_name
+    from ipchain.node.setup import keystore_password, node_keystore, open_backend
 
     overrides = {"data_dir": arguments.data_dir, "rpc_url": arguments.rpc}
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})

@@ -200,6 +200,16 @@ def _recover(signable: Any, signature: bytes) -> str:
 # --- keystores -------------------------------------------------------------------------------
 
 
+def admin_key_name(office: str) -> str:
+    """Keystore name of an office's admin (governance) key."""
+    return f"{office}-admin"
+
+
+def signer_key_name(office: str) -> str:
+    """Keystore name of an office's signer (register events) key."""
+    return f"{office}-signer"
+
+
 class Keystore:
     """A directory of encrypted office keys, one V3 keyfile ``{name}.json`` per key.
 

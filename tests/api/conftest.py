@@ -22,9 +22,9 @@ from sqlalchemy.engine import make_url
 
 from api.app import create_app
 from ipchain.config import DEMO_OFFICES, Settings
-from ipchain.keys import Keystore, OfficeKey
+from ipchain.keys import Keystore, OfficeKey, signer_key_name
 from ipchain.node.service import NodeService, ServiceOptions
-from ipchain.node.setup import init_node, keystore_password, signer_key_name
+from ipchain.node.setup import init_node, keystore_password
 from tests.helpers.database import postgres_url
 from tests.helpers.nodes import RunningNode
 

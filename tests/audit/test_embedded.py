@@ -18,7 +18,8 @@ from ipchain.cli.audit import (
 from ipchain.config import Settings
 from ipchain.db.base import make_engine, session_factory, upgrade
 from ipchain.db.indexer import Indexer
-from ipchain.node.setup import init_node, signer_key_name
+from ipchain.keys import signer_key_name
+from ipchain.node.setup import init_node
 from ipchain.register.indexing import register_handlers
 from ipchain.verification.service import VerificationService
 from tests.helpers.documents import to_anchor, trademark_event

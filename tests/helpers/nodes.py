@@ -11,8 +11,9 @@ from fastapi.testclient import TestClient
 
 from ipchain.chain.anvil import AnvilNode
 from ipchain.config import Settings
+from ipchain.keys import signer_key_name
 from ipchain.node.service import NodeService
-from ipchain.node.setup import init_node, signer_key_name
+from ipchain.node.setup import init_node
 
 
 @dataclass

@@ -28,15 +28,8 @@ from ipchain.encoding import ZERO_HASH, canonical_bytes, document_hash, hash_to_
 from ipchain.errors import ContractRevertError
 from ipchain.governance.dev_setup import load_or_create_demo_ca, load_or_issue_office_certificate
 from ipchain.governance.registry import Governance, OfficeStatus
-from ipchain.keys import OfficeKey
-from ipchain.node.setup import (
-    Node,
-    admin_key_name,
-    fund,
-    init_node,
-    keystore_password,
-    signer_key_name,
-)
+from ipchain.keys import OfficeKey, admin_key_name, signer_key_name
+from ipchain.node.setup import Node, fund, init_node, keystore_password
 from ipchain.register.catalog import office_info
 from ipchain.register.demo_data import generate_demo_events
 from ipchain.register.ledger import EventToAnchor

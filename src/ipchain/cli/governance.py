@@ -37,7 +37,14 @@ def _actions(settings: Settings) -> Iterator[GovernanceActions]:
             upgrade(url)
             engine = make_engine(url)
             queries = GovernanceQueries(session_factory(engine))
-        yield GovernanceActions(node, queries)
+        yield GovernanceActions(
+            node.backend,
+            node.deployment,
+            node.keystore,
+            node.office_key,
+            settings.data_dir,
+            queries,
+        )
     finally:
         if engine is not None:
             engine.dispose()

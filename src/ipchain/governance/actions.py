@@ -25,6 +25,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from eth_utils import is_address, to_checksum_address
@@ -38,7 +39,8 @@ from ipchain.attestations import (
     build_request,
     office_certificate_claim,
 )
-from ipchain.contracts.bindings import ContractInterface, revert_error
+from ipchain.chain.base import ChainBackend
+from ipchain.contracts.bindings import ContractInterface, Deployment, revert_error
 from ipchain.encoding import ZERO_HASH, JsonValue, canonical_bytes, office_code_bytes2
 from ipchain.errors import (
     AuthorizationError,
@@ -52,8 +54,14 @@ from ipchain.errors import (
 from ipchain.governance.dev_setup import consortium_ca_certificate
 from ipchain.governance.queries import GovernanceQueries
 from ipchain.governance.registry import MAX_THRESHOLD_BPS, Governance, ProposalAction, ProposalView
-from ipchain.keys import OfficeKey, PemOrCertificate, verify_office_certificate
-from ipchain.node.setup import Node, admin_key_name, signer_key_name
+from ipchain.keys import (
+    Keystore,
+    OfficeKey,
+    PemOrCertificate,
+    admin_key_name,
+    signer_key_name,
+    verify_office_certificate,
+)
 
 _T = TypeVar("_T")
 
@@ -208,19 +216,29 @@ class GovernanceActions:
 
     def __init__(
         self,
-        node: Node,
+        backend: ChainBackend,
+        deployment: Deployment,
+        keystore: Keystore,
+        load_key: Callable[[str], OfficeKey],
+        data_dir: Path,
         queries: GovernanceQueries | None = None,
         *,
         signer_keys: Mapping[str, OfficeKey] | None = None,
         on_change: Callable[[], None] | None = None,
     ) -> None:
-        """``queries`` (the node's index) adds schema names, keeps claim documents and lets
-        :meth:`check_can_write` answer; ``signer_keys`` are already decrypted signer keys by
-        office (else the keystore's); ``on_change`` is called after a proposal executes."""
-        self.node = node
+        """Writes on ``backend`` to the consortium of ``deployment`` with the keys of
+        ``keystore``, decrypted by ``load_key(name)``; ``data_dir`` holds the consortium CA
+        certificate (if any). ``queries`` (the node's index) adds schema names, keeps claim
+        documents and lets :meth:`check_can_write` answer; ``signer_keys`` are already
+        decrypted signer keys by office (else the keystore's); ``on_change`` is called after a
+        proposal executes."""
+        self.backend = backend
+        self.keystore = keystore
+        self._load_key = load_key
+        self._data_dir = data_dir
         self.queries = queries
-        self.governance = Governance(node.backend, node.deployment)
-        self.attestations = Attestations(node.backend, node.deployment)
+        self.governance = Governance(backend, deployment)
+        self.attestations = Attestations(backend, deployment)
         self._signer_keys = dict(signer_keys or {})
         self._on_change = on_change
         self._locks: dict[str, threading.Lock] = {}
@@ -240,13 +258,13 @@ class GovernanceActions:
 
     def _key(self, name: str, office: str, role: str) -> OfficeKey:
         office_code_bytes2(office)
-        if name not in self.node.keystore.names():
+        if name not in self.keystore.names():
             raise AuthorizationError(f"this node holds no {role} key of office {office}")
-        return self.node.office_key(name)
+        return self._load_key(name)
 
     def chain_time(self) -> int:
         """The latest block's Unix time: what "now" means on the chain."""
-        backend = self.node.backend
+        backend = self.backend
         return backend.get_block(backend.block_number()).timestamp
 
     @contextmanager
@@ -264,7 +282,7 @@ class GovernanceActions:
         """Run the transaction as a call: the contract's refusal, without a failed
         transaction on the chain."""
         try:
-            self.node.backend.call(to, data, sender=key.address)
+            self.backend.call(to, data, sender=key.address)
         except ContractRevertError as error:
             raw = error.error_args[0] if error.error_args else None
             raise revert_error(raw if isinstance(raw, bytes) else None, interfaces) from None
@@ -461,7 +479,7 @@ class GovernanceActions:
                 "it binds",
                 field="certificate",
             )
-        ca = consortium_ca_certificate(self.node.settings.data_dir)
+        ca = consortium_ca_certificate(self._data_dir)
         if ca is None:
             raise CertificateError(
                 "certificate: this node has no consortium CA certificate to check it against",
@@ -541,7 +559,7 @@ class GovernanceActions:
         if office in self._signer_keys:
             return self._signer_keys[office].address
         try:
-            return self.node.keystore.address_of(signer_key_name(office))
+            return self.keystore.address_of(signer_key_name(office))
         except KeystoreError:
             return None
 

@@ -34,8 +34,8 @@ from ipchain.governance.actions import GovernanceActions
 from ipchain.governance.indexing import register_governance_handlers
 from ipchain.governance.queries import GovernanceQueries
 from ipchain.governance.registry import Governance, OfficeInfo
-from ipchain.keys import OfficeKey
-from ipchain.node.setup import Node, signer_key_name
+from ipchain.keys import OfficeKey, signer_key_name
+from ipchain.node.setup import Node
 from ipchain.node.tokens import authenticate, create_token
 from ipchain.register.indexing import register_handlers
 from ipchain.register.ledger import DEFAULT_BATCH_SIZE
@@ -124,7 +124,11 @@ class NodeService:
             self.governance = Governance(self.node.backend, self.node.deployment)
             self.governance_queries = GovernanceQueries(self.session_factory)
             self.governance_actions = GovernanceActions(
-                self.node,
+                self.node.backend,
+                self.node.deployment,
+                self.node.keystore,
+                self.node.office_key,
+                self.settings.data_dir,
                 self.governance_queries,
                 signer_keys=self._given_keys,
                 on_change=self._forget_offices,

@@ -24,6 +24,8 @@ from ipchain.keys import (
     STANDARD_KDF_ITERATIONS,
     Keystore,
     OfficeKey,
+    admin_key_name,
+    signer_key_name,
 )
 from ipchain.register.ledger import Ledger
 
@@ -31,16 +33,6 @@ FUNDING_WEI = 10**24
 """What each office account gets on a dev chain (a million ether: gas is never a concern)."""
 
 DEPLOYER_KEY = "deployer"
-
-
-def admin_key_name(office: str) -> str:
-    """Keystore name of an office's admin (governance) key."""
-    return f"{office}-admin"
-
-
-def signer_key_name(office: str) -> str:
-    """Keystore name of an office's signer (register events) key."""
-    return f"{office}-signer"
 
 
 def open_backend(settings: Settings) -> ChainBackend:
