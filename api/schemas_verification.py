@@ -1,6 +1,6 @@
 """Pydantic models of the verification endpoints' JSON (see :mod:`api.routes.verification`).
 
-Hashes are ``0x`` + 64 lower-case hex digits; verdicts are those of :mod:`ipchain.verification.records`
+Hashes are ``0x`` + 64 lower-case hex digits; verdicts are those of :mod:`ipchain.verification`
 (``verified``, ``tampered``, ``missing``, ``unanchored``, ``out_of_order``) and discrepancy
 kinds those of the audit (docs/audit.md).
 """
@@ -11,9 +11,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ipchain.verification.audit import Discrepancy
-from ipchain.verification.records import BundleReport, DocumentVerification, EventCheck
-from ipchain.verification.service import StoredEventCheck, StoredRecordVerification
+from ipchain.verification import (
+    BundleReport,
+    Discrepancy,
+    DocumentVerification,
+    Finding,
+    StoredRecordVerification,
+)
 
 
 class _Model(BaseModel):
@@ -60,7 +64,7 @@ class StoredEventOut(_Model):
     discrepancies: list[DiscrepancyOut]
 
     @classmethod
-    def of(cls, check: StoredEventCheck) -> StoredEventOut:
+    def of(cls, check: Finding) -> StoredEventOut:
         return cls(
             seq=check.seq,
             entry_hash=_hex(check.entry_hash),
@@ -155,7 +159,7 @@ class BundleEventOut(_Model):
     failed: bool = Field(description="Whether it fails the bundle.")
 
     @classmethod
-    def of(cls, check: EventCheck) -> BundleEventOut:
+    def of(cls, check: Finding) -> BundleEventOut:
         return cls(
             seq=check.seq,
             entry_hash=_hex(check.entry_hash),

@@ -18,23 +18,20 @@ from api.schemas_verification import (
     RecordVerificationOut,
 )
 from ipchain.errors import UnsupportedMediaTypeError
+from ipchain.verification import BundleReport, Verifier
 from ipchain.verification.bundle import FORMAT
-from ipchain.verification.records import BundleReport
-from ipchain.verification.service import VerificationService
 
 router = APIRouter(tags=["verification"])
 
 _PROBLEM = {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}}
 
 
-def get_verification(service: Service) -> VerificationService:
-    """Verification over the node's own index and chain connection."""
-    return VerificationService(
-        service.session_factory, service.node.backend, service.node.deployment
-    )
+def get_verifier(service: Service) -> Verifier:
+    """The node's verifier (its index and chain connection)."""
+    return service.verifier
 
 
-Verification = Annotated[VerificationService, Depends(get_verification)]
+Verification = Annotated[Verifier, Depends(get_verifier)]
 
 
 def _key(office: str, ip_type: str, number: str) -> str:
@@ -122,7 +119,7 @@ async def verify_upload(
             f"the body must be application/json, not {media_type or 'untyped'}", field="body"
         )
     body = await request.body()
-    verification = get_verification(service)
+    verification = get_verifier(service)
     result = await run_in_threadpool(verification.verify_upload, body)
     if isinstance(result, BundleReport):
         return BundleVerificationOut.of(result)

@@ -19,7 +19,7 @@ from ipchain.chain.anvil import AnvilNode
 from ipchain.chain.rpc import RpcChain
 from ipchain.encoding import canonical_bytes
 from ipchain.register.ledger import EventToAnchor
-from ipchain.verification.bundle import build_bundle
+from ipchain.verification import build_bundle
 from tests.helpers.consortium import Consortium, deploy_test_consortium
 
 RECORD_KEY = "EM/TM/018123456"

@@ -13,14 +13,8 @@ from eth_utils import to_checksum_address
 from ipchain.chain.rpc import RpcChain
 from ipchain.encoding import canonical_bytes
 from ipchain.errors import BundleFormatError, ChainMismatchError
-from ipchain.verification.bundle import (
-    BundleReport,
-    BundleVerifier,
-    dump_bundle,
-    load_bundle,
-    verify_bundle,
-)
-from ipchain.verification.records import EventVerdict
+from ipchain.verification import BundleReport, Verdict, Verifier, verify_bundle
+from ipchain.verification.bundle import dump_bundle, load_bundle
 from tests.verify.conftest import OTHER_KEY, AnchoredRecord
 
 Bundle = dict[str, Any]
@@ -35,7 +29,7 @@ def verify_json(bundle: Bundle, url: str, **options: Any) -> BundleReport:
         backend.close()
 
 
-def failing(report: BundleReport) -> dict[int | None, EventVerdict]:
+def failing(report: BundleReport) -> dict[int | None, Verdict]:
     return {check.seq: check.verdict for check in report.checks if check.failed}
 
 
@@ -43,9 +37,9 @@ def test_bundle_verifies_from_the_chain_alone(anchored: AnchoredRecord) -> None:
     report = verify_json(anchored.bundle, anchored.url)
     assert report.ok, report
     assert [(c.seq, c.event_code, c.verdict) for c in report.checks] == [
-        (1, "A10", EventVerdict.VERIFIED),
-        (2, "Q10", EventVerdict.VERIFIED),
-        (3, "F10", EventVerdict.VERIFIED),
+        (1, "A10", Verdict.VERIFIED),
+        (2, "Q10", Verdict.VERIFIED),
+        (3, "F10", Verdict.VERIFIED),
     ]
     assert report.head_seq == report.bundle_seq == 3
     assert (report.problems, report.warnings) == ((), ())
@@ -108,29 +102,29 @@ def _pretty(text: str) -> str:
 
 
 # (mutation, the event seqs that may be blamed, the verdict)
-EVENT_MUTATIONS: dict[str, tuple[Callable[[Bundle], None], tuple[int, ...], EventVerdict]] = {
+EVENT_MUTATIONS: dict[str, tuple[Callable[[Bundle], None], tuple[int, ...], Verdict]] = {
     "document text": (
         _set_document(1, lambda text: text.replace("2024-03-08", "2024-03-09")),
         (2,),
-        EventVerdict.TAMPERED,
+        Verdict.TAMPERED,
     ),
-    "document reformatted": (_set_document(1, _pretty), (2,), EventVerdict.TAMPERED),
-    "document omitted": (_set_document(1, lambda _: None), (2,), EventVerdict.TAMPERED),
-    "document_hash": (_entry(1, "document_hash", _flip_hex), (2,), EventVerdict.TAMPERED),
-    "event_code": (_entry(1, "event_code", lambda _: "Q11"), (2,), EventVerdict.TAMPERED),
-    "seq": (_entry(1, "seq", lambda seq: seq + 1), (2,), EventVerdict.TAMPERED),
-    "prev_entry_hash": (_entry(1, "prev_entry_hash", _flip_hex), (2,), EventVerdict.TAMPERED),
-    "entry_hash": (_entry(1, "entry_hash", _flip_hex), (2,), EventVerdict.UNANCHORED),
-    "office": (_entry(1, "office", lambda _: "AU"), (2,), EventVerdict.TAMPERED),
-    "signer": (_entry(1, "signer", _other_address), (2,), EventVerdict.TAMPERED),
-    "block_number": (_entry(1, "block_number", lambda n: n - 1), (2,), EventVerdict.TAMPERED),
-    "block_hash": (_entry(1, "block_hash", _flip_hex), (2,), EventVerdict.TAMPERED),
-    "transaction_hash": (_entry(1, "transaction_hash", _flip_hex), (2,), EventVerdict.TAMPERED),
-    "log_index": (_entry(1, "log_index", lambda n: n + 1), (2,), EventVerdict.TAMPERED),
-    "entry deleted": (_delete(1), (2,), EventVerdict.MISSING),
-    "entry duplicated": (_duplicate(1), (2,), EventVerdict.OUT_OF_ORDER),
-    "entries swapped": (_swap(1, 2), (2, 3), EventVerdict.OUT_OF_ORDER),
-    "first entry deleted": (_delete(0), (1,), EventVerdict.MISSING),
+    "document reformatted": (_set_document(1, _pretty), (2,), Verdict.TAMPERED),
+    "document omitted": (_set_document(1, lambda _: None), (2,), Verdict.TAMPERED),
+    "document_hash": (_entry(1, "document_hash", _flip_hex), (2,), Verdict.TAMPERED),
+    "event_code": (_entry(1, "event_code", lambda _: "Q11"), (2,), Verdict.TAMPERED),
+    "seq": (_entry(1, "seq", lambda seq: seq + 1), (2,), Verdict.OUT_OF_ORDER),
+    "prev_entry_hash": (_entry(1, "prev_entry_hash", _flip_hex), (2,), Verdict.TAMPERED),
+    "entry_hash": (_entry(1, "entry_hash", _flip_hex), (2,), Verdict.TAMPERED),
+    "office": (_entry(1, "office", lambda _: "AU"), (2,), Verdict.TAMPERED),
+    "signer": (_entry(1, "signer", _other_address), (2,), Verdict.TAMPERED),
+    "block_number": (_entry(1, "block_number", lambda n: n - 1), (2,), Verdict.TAMPERED),
+    "block_hash": (_entry(1, "block_hash", _flip_hex), (2,), Verdict.TAMPERED),
+    "transaction_hash": (_entry(1, "transaction_hash", _flip_hex), (2,), Verdict.TAMPERED),
+    "log_index": (_entry(1, "log_index", lambda n: n + 1), (2,), Verdict.TAMPERED),
+    "entry deleted": (_delete(1), (2,), Verdict.MISSING),
+    "entry duplicated": (_duplicate(1), (2,), Verdict.OUT_OF_ORDER),
+    "entries swapped": (_swap(1, 2), (2, 3), Verdict.OUT_OF_ORDER),
+    "first entry deleted": (_delete(0), (1,), Verdict.MISSING),
 }
 
 
@@ -184,7 +178,7 @@ def test_a_modified_bundle_field_fails(
     assert any(expected_problem in problem for problem in report.problems), report.problems
     if path[0] == "contracts" and path[-1] == "address":
         # Nothing is proven by contracts that are not ipchain's: no event may show verified.
-        assert all(check.verdict is not EventVerdict.VERIFIED for check in report.checks)
+        assert all(check.verdict is not Verdict.VERIFIED for check in report.checks)
 
 
 def test_contracts_of_another_kind_are_not_trusted(anchored: AnchoredRecord) -> None:
@@ -259,9 +253,9 @@ def test_newer_events_are_reported_missing_without_failing_unless_required(
     report = verify_json(bundle, anchored.url)
     assert report.ok and report.newer_events == 1
     newer = report.checks[-1]
-    assert (newer.seq, newer.verdict, newer.failed) == (3, EventVerdict.MISSING, False)
+    assert (newer.seq, newer.verdict, newer.failed) == (3, Verdict.MISSING, False)
     strict = verify_json(bundle, anchored.url, require_head=True)
-    assert not strict.ok and failing(strict) == {3: EventVerdict.MISSING}
+    assert not strict.ok and failing(strict) == {3: Verdict.MISSING}
 
 
 def test_loaded_bundle_round_trips(anchored: AnchoredRecord) -> None:
@@ -324,16 +318,15 @@ def test_a_document_with_a_lone_surrogate_is_refused(anchored: AnchoredRecord) -
         load_bundle(text)
 
 
-def test_many_bundles_stream_in_batches_in_order(anchored: AnchoredRecord) -> None:
+def test_many_bundles_are_checked_together_in_order(anchored: AnchoredRecord) -> None:
     bad = anchored.fresh_bundle()
     bad["entries"][0]["log_index"] += 1
     bundles = [load_bundle(dump_bundle(b)) for b in (anchored.bundle, bad, anchored.bundle)]
     backend = RpcChain.connect(anchored.url)
-    verifier = BundleVerifier(backend)
+    verifier = Verifier(backend)
     try:
-        streamed = list(verifier.verify_stream(iter(bundles * 3), batch_size=2))
-        assert [report.ok for report in streamed] == [True, False, True] * 3
-        assert [r.ok for r in verifier.verify_many(bundles)] == [True, False, True]
+        reports = verifier.verify_bundles(bundles * 3)
+        assert [report.ok for report in reports] == [True, False, True] * 3
+        assert [r.ok for r in verifier.verify_bundles(bundles)] == [True, False, True]
     finally:
-        verifier.close()
         backend.close()

@@ -10,7 +10,7 @@ import pytest
 
 from ipchain.encoding import canonical_bytes, parse_json_strict
 from ipchain.encoding import is_canonical as fast_is_canonical
-from ipchain.verification.records import canonical_problem
+from ipchain.verification.bundle import canonical_problem
 from tests.helpers.vectors import RFC8785_VECTORS
 
 VECTORS = RFC8785_VECTORS

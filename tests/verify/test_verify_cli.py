@@ -171,7 +171,7 @@ def test_verifies_against_a_node_embedded_chain(
 ) -> None:
     """Without --rpc, the embedded chain of --data-dir (closed by its node) is the chain."""
     from ipchain.chain.embedded import EmbeddedChain
-    from ipchain.verification.bundle import build_bundle
+    from ipchain.verification import build_bundle
     from tests.helpers.consortium import deploy_test_consortium
     from tests.verify.conftest import RECORD_KEY, register_document, to_anchor
 

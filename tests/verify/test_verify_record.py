@@ -11,20 +11,23 @@ import pytest
 from ipchain.chain.rpc import RpcChain
 from ipchain.contracts.bindings import load_interface
 from ipchain.encoding import canonical_bytes
-from ipchain.errors import InvalidInputError
-from ipchain.verification.bundle import build_bundle, load_bundle, verify_bundle
-from ipchain.verification.reader import ChainReader, decode_recorded, expected_ledger_code
-from ipchain.verification.records import (
-    EventVerdict,
+from ipchain.contracts.register_ledger import decode_event_recorded
+from ipchain.errors import ChainError, InvalidInputError
+from ipchain.verification import (
     RecordVerification,
+    Verdict,
+    build_bundle,
+    verify_bundle,
     verify_document,
     verify_record,
 )
+from ipchain.verification.bundle import load_bundle
+from ipchain.verification.reader import ChainReader, expected_ledger_code
 from tests.helpers.consortium import Consortium
 from tests.helpers.governance import governance, pass_proposal
 from tests.verify.conftest import RECORD_KEY, AnchoredRecord, register_document, to_anchor
 
-Verdicts = list[tuple[int | None, EventVerdict]]
+Verdicts = list[tuple[int | None, Verdict]]
 
 
 def check_record(anchored: AnchoredRecord, documents: list[Any]) -> RecordVerification:
@@ -39,8 +42,8 @@ def verdicts(result: RecordVerification) -> Verdicts:
     return [(check.seq, check.verdict) for check in result.checks]
 
 
-VERIFIED, TAMPERED, MISSING = EventVerdict.VERIFIED, EventVerdict.TAMPERED, EventVerdict.MISSING
-UNANCHORED, OUT_OF_ORDER = EventVerdict.UNANCHORED, EventVerdict.OUT_OF_ORDER
+VERIFIED, TAMPERED, MISSING = Verdict.VERIFIED, Verdict.TAMPERED, Verdict.MISSING
+UNANCHORED, OUT_OF_ORDER = Verdict.UNANCHORED, Verdict.OUT_OF_ORDER
 
 
 def test_the_true_history_verifies(anchored: AnchoredRecord) -> None:
@@ -131,12 +134,12 @@ def test_log_decoder_agrees_with_the_abi(anchored: AnchoredRecord) -> None:
     for log in recorded:
         decoded = ledger.decode_log(log)
         assert decoded is not None
-        ours = decode_recorded(log)
+        ours = decode_event_recorded(log)
         args = decoded.args
         assert (ours.record_id, ours.seq, ours.event_code) == (
             args["recordId"],
             args["seq"],
-            args["eventCode"],
+            args["eventCode"].rstrip(b"\0").decode("ascii"),
         )
         assert (ours.document_hash, ours.entry_hash, ours.prev_entry_hash) == (
             args["documentHash"],
@@ -144,8 +147,8 @@ def test_log_decoder_agrees_with_the_abi(anchored: AnchoredRecord) -> None:
             args["prevEntryHash"],
         )
         assert ours.office.encode() == args["office"]
-        assert "0x" + ours.signer.hex() == args["signer"].lower()
-        assert (ours.record_key.decode(), ours.document) == (args["recordKey"], args["document"])
+        assert ours.signer == args["signer"]
+        assert (ours.record_key, ours.document) == (args["recordKey"], args["document"])
 
 
 def test_genuine_ledger_code_is_recognised(anchored: AnchoredRecord) -> None:
@@ -193,44 +196,31 @@ def test_events_of_a_signer_revoked_later_still_verify(consortium: Consortium) -
     assert verify_bundle(load_bundle(json.dumps(supplied)), backend).ok
 
 
-def test_reader_batches_block_reads_and_caches_them(anchored: AnchoredRecord) -> None:
+def test_reader_batches_its_reads_and_keeps_the_code(anchored: AnchoredRecord) -> None:
+    """Deployed code does not change: read once per reader (one batch), then kept."""
     backend = RpcChain.connect(anchored.url)
     deployment = anchored.consortium.deployment
     reader = ChainReader(
         backend, deployment.address("OfficeRegistry"), deployment.address("RegisterLedger")
     )
     try:
-        from ipchain.verification.reader import BlockHash
-
-        numbers = sorted({entry["block_number"] for entry in anchored.bundle["entries"]})
-        first = reader.fetch([BlockHash(number) for number in numbers])
-        assert all(isinstance(value, bytes) and len(value) == 32 for value in first)
+        assert reader.contract_problems() == []
+        first = reader.codes()
         backend.close()  # cached answers need no node
-        reader.close()
-        assert reader.fetch([BlockHash(number) for number in numbers]) == first
+        assert reader.codes() == first
     finally:
-        reader.close()
+        backend.close()
 
 
-def test_heads_read_from_storage_match_head_of(consortium: Consortium) -> None:
-    """The in-process shortcut for headOf (two storage reads) answers exactly as the contract."""
-    from ipchain.encoding import record_id
-    from ipchain.verification.reader import decode_head_of, head_of_call
+def test_read_batch_answers_as_the_single_reads(consortium: Consortium) -> None:
+    """The backend's batch read (a JSON-RPC batch on a node, a loop on the embedded chain)
+    gives each read's own answer, and a ChainError in place for a read that fails."""
+    from ipchain.chain.base import GetBlock, GetCode
 
     backend, deployment = consortium.backend, consortium.deployment
-    key = "AU/TM/2024000007"
-    documents = [register_document(key, code, day) for day, code in enumerate(["A10", "Q10"], 1)]
-    consortium.ledger.anchor(consortium.signers["AU"], [to_anchor(d) for d in documents])
-    reader = ChainReader(
-        backend, deployment.address("OfficeRegistry"), deployment.address("RegisterLedger")
-    )
-    if isinstance(backend, RpcChain):  # the same reads over JSON-RPC (eth_getStorageAt)
-        reader._read_storage = lambda address, slot: int(
-            backend.request("eth_getStorageAt", [address, hex(slot), "latest"]), 16
-        )
-    assert reader._read_storage is not None
-    for record in (key, "AU/TM/0000000"):
-        call = head_of_call(deployment.address("RegisterLedger"), record_id(record))
-        from_storage = reader._head_from_storage(record_id(record))
-        assert decode_head_of(from_storage) == decode_head_of(backend.call(call.to, call.data))
-    assert decode_head_of(reader._head_from_storage(record_id(key)))[1] == 2
+    address = deployment.address("RegisterLedger")
+    head = backend.block_number()
+    answers = backend.read_batch([GetCode(address), GetBlock(head), GetBlock(head + 1000)])
+    assert answers[0] == backend.get_code(address)
+    assert answers[1] == backend.get_block(head)
+    assert isinstance(answers[2], ChainError)

@@ -10,6 +10,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from ipchain.errors import ChainError, ChainUnavailableError
+
+Topic = bytes | Sequence[bytes] | None
+"""A log filter's topic in one position: one value, any of several (OR), or any (None)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +78,54 @@ class BlockInfo:
     """Hashes of the block's transactions, in order."""
 
 
+@dataclass(frozen=True, slots=True)
+class Call:
+    """Read: ``eth_call`` of ``data`` on ``to``, at a block (None: the latest). Answer: the
+    returned bytes, or a :class:`~ipchain.errors.ContractRevertError` with the revert data."""
+
+    to: str
+    """Contract called."""
+    data: bytes
+    """Calldata."""
+    block_number: int | None = None
+    """State after this block; None for the latest."""
+
+
+@dataclass(frozen=True, slots=True)
+class GetCode:
+    """Read: the runtime code at an address, at the latest block. Answer: bytes."""
+
+    address: str
+    """Account read."""
+
+
+@dataclass(frozen=True, slots=True)
+class GetBlock:
+    """Read: the canonical block with this number. Answer: :class:`BlockInfo`."""
+
+    number: int
+    """Block number."""
+
+
+@dataclass(frozen=True, slots=True)
+class GetLogs:
+    """Read: logs of one contract in an inclusive block range. Answer: a list of
+    :class:`LogEntry` in chain order."""
+
+    address: str
+    """Emitting contract."""
+    from_block: int
+    """First block."""
+    to_block: int
+    """Last block."""
+    topics: tuple[bytes | tuple[bytes, ...] | None, ...] = ()
+    """Topic filter per position (see :data:`Topic`)."""
+
+
+Read = Call | GetCode | GetBlock | GetLogs
+"""One read of :meth:`ChainBackend.read_batch`."""
+
+
 class ChainBackend(ABC):
     """A connection to one EVM chain."""
 
@@ -130,10 +184,43 @@ class ChainBackend(ABC):
         address: str | Sequence[str],
         from_block: int,
         to_block: int,
-        topics: Sequence[bytes | None] | None = None,
+        topics: Sequence[Topic] | None = None,
     ) -> list[LogEntry]:
         """Logs of the given contract(s) in an inclusive block range, in chain order. Must not
         scan the whole chain (see DESIGN §8 on eth-tester's O(n²) get_logs)."""
+
+    def read_batch(self, reads: Sequence[Read]) -> list[Any]:
+        """The answer to each read, in order: its value, or the
+        :class:`~ipchain.errors.ChainError` that read met, so one unreadable block does not hide
+        the others. A node that does not answer at all raises
+        :class:`~ipchain.errors.ChainUnavailableError`.
+
+        Batching belongs to the backend, as web3.py puts it on the provider: this default asks
+        one read at a time; a JSON-RPC backend sends the list as batch requests.
+        """
+        answers: list[Any] = []
+        for read in reads:
+            try:
+                answers.append(self._read_one(read))
+            except ChainUnavailableError:
+                raise
+            except ChainError as error:
+                answers.append(error)
+        return answers
+
+    def _read_one(self, read: Read) -> Any:
+        if isinstance(read, Call):
+            return self.call(read.to, read.data, block_number=read.block_number)
+        if isinstance(read, GetCode):
+            return self.get_code(read.address)
+        if isinstance(read, GetBlock):
+            return self.get_block(read.number)
+        return self.get_logs(
+            address=read.address,
+            from_block=read.from_block,
+            to_block=read.to_block,
+            topics=read.topics,
+        )
 
     @abstractmethod
     def close(self) -> None:

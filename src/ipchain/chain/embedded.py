@@ -59,7 +59,7 @@ from ipchain.chain._pyevm_chain import (
     transaction_chain_id,
 )
 from ipchain.chain._pyevm_db import StagedLevelDB
-from ipchain.chain.base import BlockInfo, ChainBackend, LogEntry, Receipt
+from ipchain.chain.base import BlockInfo, ChainBackend, LogEntry, Receipt, Topic
 from ipchain.errors import (
     ChainError,
     ChainUnavailableError,
@@ -422,14 +422,14 @@ class EmbeddedChain(ChainBackend):
         address: str | Sequence[str],
         from_block: int,
         to_block: int,
-        topics: Sequence[bytes | None] | None = None,
+        topics: Sequence[Topic] | None = None,
     ) -> list[LogEntry]:
         addresses = [address] if isinstance(address, str) else list(address)
         return self.find_logs(
             addresses=frozenset(to_canonical_address(a) for a in addresses),
             from_block=from_block,
             to_block=to_block,
-            topics=[None if t is None else frozenset([bytes(t)]) for t in topics or ()],
+            topics=[_topic_set(topic) for topic in topics or ()],
         )
 
     def find_logs(
@@ -625,3 +625,11 @@ class EmbeddedChain(ChainBackend):
             ]
             hashes = self.send_raw_transactions(raws)
             return self.wait_for_receipts(hashes, timeout=0)
+
+
+def _topic_set(topic: Topic) -> frozenset[bytes] | None:
+    if topic is None:
+        return None
+    if isinstance(topic, bytes):
+        return frozenset((topic,))
+    return frozenset(bytes(value) for value in topic)

@@ -8,11 +8,19 @@ from typing import Any
 
 import requests
 from hexbytes import HexBytes
-from web3 import Web3
-from web3.providers.rpc import HTTPProvider
 
 from ipchain.chain.addresses import checksum_address
-from ipchain.chain.base import BlockInfo, ChainBackend, LogEntry, Receipt
+from ipchain.chain.base import (
+    BlockInfo,
+    Call,
+    ChainBackend,
+    GetBlock,
+    GetCode,
+    LogEntry,
+    Read,
+    Receipt,
+    Topic,
+)
 from ipchain.errors import (
     ChainError,
     ChainMismatchError,
@@ -27,6 +35,7 @@ from ipchain.errors import (
 _POLL_INTERVAL_SECONDS = 0.02
 _MAX_BATCH_REQUESTS = 100
 _MAX_BATCH_BYTES = 512 * 1024  # raw bytes; hex-encoded on the wire, so about 1 MB of body
+_MAX_BATCH_READS = 500  # per batch request of read_batch: within Besu's and anvil's limits
 
 
 def _bytes(hex_text: str) -> bytes:
@@ -50,8 +59,8 @@ class RpcChain(ChainBackend):
     """A JSON-RPC node reached over HTTP.
 
     Construct with :meth:`connect`, which checks the node answers and, when ``expected_chain_id``
-    is given, that it is the expected chain. Hot paths speak JSON-RPC directly over one pooled
-    HTTP session (batch requests included); :attr:`web3` is there for everything else.
+    is given, that it is the expected chain. It speaks JSON-RPC directly over one pooled HTTP
+    session, batch requests included (:meth:`send_raw_transactions`, :meth:`read_batch`).
     """
 
     def __init__(self, url: str, session: requests.Session, chain_id: int, timeout: float) -> None:
@@ -59,7 +68,6 @@ class RpcChain(ChainBackend):
         self._session = session
         self._chain_id = chain_id
         self._timeout = timeout
-        self._web3: Web3 | None = None
         self._request_id = 0
 
     @classmethod
@@ -86,13 +94,6 @@ class RpcChain(ChainBackend):
         return chain
 
     @property
-    def web3(self) -> Web3:
-        """A web3 instance on the same node (for node-specific calls such as anvil_* in tests)."""
-        if self._web3 is None:
-            self._web3 = Web3(HTTPProvider(self.url, request_kwargs={"timeout": self._timeout}))
-        return self._web3
-
-    @property
     def chain_id(self) -> int:
         return self._chain_id
 
@@ -111,19 +112,7 @@ class RpcChain(ChainBackend):
         response = self._post(
             {"jsonrpc": "2.0", "id": self._request_id, "method": method, "params": params}
         )
-        if not isinstance(response, dict):
-            raise ChainError(f"{method}: malformed JSON-RPC response")
-        if "error" in response:
-            error = response["error"]
-            if method == "eth_call" and isinstance(error, dict) and "data" in error:
-                data = error["data"]
-                revert = bytes(HexBytes(data)) if isinstance(data, str) else b""
-                raise ContractRevertError(
-                    f"call reverted: {error.get('message', '')}", args=(revert,)
-                )
-            message = error.get("message", str(error)) if isinstance(error, dict) else str(error)
-            raise ChainError(f"{method} failed: {message}")
-        return response["result"]
+        return _result(method, response)
 
     def request(self, method: str, params: list[Any]) -> Any:
         """Any JSON-RPC method (e.g. ``anvil_setBalance`` in dev set-ups)."""
@@ -133,16 +122,7 @@ class RpcChain(ChainBackend):
         return int(self._rpc("eth_blockNumber", []), 16)
 
     def get_block(self, number: int) -> BlockInfo:
-        raw = self._rpc("eth_getBlockByNumber", [hex(number), False])
-        if raw is None:
-            raise ChainError(f"block {number} does not exist")
-        return BlockInfo(
-            number=int(raw["number"], 16),
-            hash=bytes(HexBytes(raw["hash"])),
-            parent_hash=bytes(HexBytes(raw["parentHash"])),
-            timestamp=int(raw["timestamp"], 16),
-            transaction_hashes=tuple(bytes(HexBytes(h)) for h in raw["transactions"]),
-        )
+        return _block(number, self._rpc("eth_getBlockByNumber", [hex(number), False]))
 
     def get_nonce(self, address: str) -> int:
         return int(self._rpc("eth_getTransactionCount", [address, "pending"]), 16)
@@ -250,7 +230,7 @@ class RpcChain(ChainBackend):
         address: str | Sequence[str],
         from_block: int,
         to_block: int,
-        topics: Sequence[bytes | None] | None = None,
+        topics: Sequence[Topic] | None = None,
     ) -> list[LogEntry]:
         addresses = [address] if isinstance(address, str) else list(address)
         log_filter: dict[str, Any] = {
@@ -259,9 +239,100 @@ class RpcChain(ChainBackend):
             "toBlock": hex(to_block),
         }
         if topics is not None:
-            log_filter["topics"] = [None if t is None else "0x" + t.hex() for t in topics]
+            log_filter["topics"] = [_topic_json(topic) for topic in topics]
         raw_logs = self._rpc("eth_getLogs", [log_filter])
         return [_log_from_rpc(raw) for raw in raw_logs]
 
+    def read_batch(self, reads: Sequence[Read]) -> list[Any]:
+        """The reads as JSON-RPC batch requests (one round trip per 500)."""
+        answers: list[Any] = []
+        for start in range(0, len(reads), _MAX_BATCH_READS):
+            chunk = reads[start : start + _MAX_BATCH_READS]
+            payload = [
+                {"jsonrpc": "2.0", "id": number, "method": method, "params": params}
+                for number, (method, params) in enumerate(map(_request, chunk))
+            ]
+            responses = self._post(payload)
+            if not isinstance(responses, list):
+                raise ChainUnavailableError(
+                    f"JSON-RPC node at {self.url} does not answer batch requests"
+                )
+            by_id = {item.get("id"): item for item in responses if isinstance(item, dict)}
+            answers += [_answer(read, by_id.get(n)) for n, read in enumerate(chunk)]
+        return answers
+
     def close(self) -> None:
         self._session.close()
+
+
+# --- JSON-RPC forms of reads and answers ------------------------------------------------------
+
+
+def _result(method: str, response: Any) -> Any:
+    """The result of one JSON-RPC response, or the error it carries, raised."""
+    if not isinstance(response, dict):
+        raise ChainError(f"{method}: malformed JSON-RPC response")
+    if "error" in response:
+        error = response["error"]
+        if method == "eth_call" and isinstance(error, dict) and "data" in error:
+            data = error["data"]
+            revert = bytes(HexBytes(data)) if isinstance(data, str) else b""
+            raise ContractRevertError(f"call reverted: {error.get('message', '')}", args=(revert,))
+        message = error.get("message", str(error)) if isinstance(error, dict) else str(error)
+        raise ChainError(f"{method} failed: {message}")
+    return response.get("result")
+
+
+def _block(number: int, raw: Any) -> BlockInfo:
+    if raw is None:
+        raise ChainError(f"block {number} does not exist")
+    return BlockInfo(
+        number=int(raw["number"], 16),
+        hash=bytes(HexBytes(raw["hash"])),
+        parent_hash=bytes(HexBytes(raw["parentHash"])),
+        timestamp=int(raw["timestamp"], 16),
+        transaction_hashes=tuple(bytes(HexBytes(h)) for h in raw["transactions"]),
+    )
+
+
+def _topic_json(topic: Topic) -> str | list[str] | None:
+    if topic is None:
+        return None
+    if isinstance(topic, bytes):
+        return "0x" + topic.hex()
+    return ["0x" + value.hex() for value in topic]
+
+
+def _request(read: Read) -> tuple[str, list[Any]]:
+    if isinstance(read, Call):
+        block = "latest" if read.block_number is None else hex(read.block_number)
+        return "eth_call", [{"to": read.to, "data": "0x" + read.data.hex()}, block]
+    if isinstance(read, GetCode):
+        return "eth_getCode", [read.address, "latest"]
+    if isinstance(read, GetBlock):
+        return "eth_getBlockByNumber", [hex(read.number), False]
+    log_filter = {
+        "address": read.address,
+        "fromBlock": hex(read.from_block),
+        "toBlock": hex(read.to_block),
+        "topics": [_topic_json(topic) for topic in read.topics],
+    }
+    return "eth_getLogs", [log_filter]
+
+
+def _answer(read: Read, response: dict[str, Any] | None) -> Any:
+    """One read's answer from its response: the value, or the ChainError it met."""
+    method = _request(read)[0]
+    if response is None:
+        return ChainError(f"{method}: the node left a request of the batch unanswered")
+    try:
+        result = _result(method, response)
+        if isinstance(read, Call | GetCode):
+            return bytes(HexBytes(result))
+        if isinstance(read, GetBlock):
+            return _block(read.number, result)
+        return [_log_from_rpc(raw) for raw in result]
+    except ChainError as error:
+        return error
+    except (TypeError, KeyError, ValueError):
+        return ChainError(f"malformed answer to {method}")

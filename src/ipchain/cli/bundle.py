@@ -17,7 +17,7 @@ from typing import Final
 from ipchain.config import Settings
 from ipchain.errors import IpchainError
 from ipchain.register.catalog import RecordKey
-from ipchain.verification.bundle import build_bundle, dump_bundle
+from ipchain.verification import build_bundle, dump_bundle
 
 EXIT_WRITTEN: Final = 0
 """The bundle was written."""

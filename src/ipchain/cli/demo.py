@@ -34,7 +34,7 @@ from ipchain.register.catalog import office_info
 from ipchain.register.demo_data import generate_demo_events
 from ipchain.register.ledger import EventToAnchor
 from ipchain.register.models import RegisterEvent
-from ipchain.verification.records import EventVerdict, verify_record
+from ipchain.verification import Verdict, verify_record
 
 RECORDS_PER_OFFICE = 12
 
@@ -136,7 +136,7 @@ def _show_histories(
         table.add_column("verdict")
         for entry, check in zip(entries, verification.checks, strict=False):
             previous = "—" if entry.prev_entry_hash == ZERO_HASH else _short(entry.prev_entry_hash)
-            colour = "green" if check.verdict is EventVerdict.VERIFIED else "red"
+            colour = "green" if check.verdict is Verdict.VERIFIED else "red"
             table.add_row(
                 str(entry.seq),
                 entry.event_code,
@@ -168,7 +168,7 @@ def _show_tampering(
     console.print(f"Someone edits the {change} of {record_key}'s first event in a database…")
     verification = verify_record(node.backend, node.deployment, record_key, history)
     for check in verification.checks:
-        if check.verdict is not EventVerdict.VERIFIED:
+        if check.verdict is not Verdict.VERIFIED:
             console.print(
                 f"  seq {check.seq}: [red]{check.verdict.value}[/] — {check.detail}",
                 highlight=False,

@@ -22,8 +22,8 @@ from ipchain.chain.base import ChainBackend
 from ipchain.config import Settings
 from ipchain.contracts.bindings import Deployment
 from ipchain.errors import ChainMismatchError, IpchainError
-from ipchain.verification.bundle import Bundle, BundleReport, load_bundle, verify_bundle
-from ipchain.verification.records import EventCheck, EventVerdict
+from ipchain.verification import BundleReport, Finding, Verdict, verify_bundle
+from ipchain.verification.bundle import Bundle, load_bundle
 
 EXIT_VERIFIED = 0
 """The bundle is proven against the chain."""
@@ -131,11 +131,11 @@ def _deployment(settings: Settings) -> Deployment | None:
 # ------------------------------------------------------------------------------ report
 
 _STYLES = {
-    EventVerdict.VERIFIED: "green",
-    EventVerdict.TAMPERED: "bold red",
-    EventVerdict.MISSING: "red",
-    EventVerdict.UNANCHORED: "bold red",
-    EventVerdict.OUT_OF_ORDER: "red",
+    Verdict.VERIFIED: "green",
+    Verdict.TAMPERED: "bold red",
+    Verdict.MISSING: "red",
+    Verdict.UNANCHORED: "bold red",
+    Verdict.OUT_OF_ORDER: "red",
 }
 
 
@@ -168,14 +168,14 @@ def _print_report(report: BundleReport) -> None:
     console.print(Text(_verdict_line(report), style="bold green" if report.ok else "bold red"))
 
 
-def _verdict_label(check: EventCheck) -> str:
-    if check.verdict is EventVerdict.MISSING and not check.failed:
+def _verdict_label(check: Finding) -> str:
+    if check.verdict is Verdict.MISSING and not check.failed:
         return "missing (newer)"
     return check.verdict.value.replace("_", " ")
 
 
-def _style(check: EventCheck) -> str:
-    if check.verdict is EventVerdict.MISSING and not check.failed:
+def _style(check: Finding) -> str:
+    if check.verdict is Verdict.MISSING and not check.failed:
         return "yellow"
     return _STYLES[check.verdict]
 

@@ -42,6 +42,7 @@ from ipchain.register.ledger import DEFAULT_BATCH_SIZE
 from ipchain.register.queries import RegisterQueries
 from ipchain.register.submissions import SubmissionService, SubmissionView
 from ipchain.register.submitter import Submitter
+from ipchain.verification import Verifier
 
 logger = logging.getLogger("ipchain.node.service")
 
@@ -121,6 +122,9 @@ class NodeService:
         try:
             keys = self._load_signer_keys()
             self.queries = RegisterQueries(self.session_factory)
+            self.verifier = Verifier(
+                self.node.backend, self.node.deployment, session_factory=self.session_factory
+            )
             self.governance = Governance(self.node.backend, self.node.deployment)
             self.governance_queries = GovernanceQueries(self.session_factory)
             self.governance_actions = GovernanceActions(

@@ -1,5 +1,5 @@
-"""How :func:`ipchain.verification.audit.audit` reads: block ranges of the chain paired with the same ranges of
-the database, in this process or in worker processes.
+"""How :func:`ipchain.verification.audit.audit` reads: block ranges of the chain paired with the
+same ranges of the database, in this process or in worker processes.
 
 A range is read window by window: one ``eth_getLogs`` for the ledger's ``EventRecorded`` logs of
 a few hundred blocks, and the database's ``events`` rows of the same blocks from one query
@@ -28,21 +28,17 @@ from typing import Any, Final
 from sqlalchemy import Connection, select
 
 from ipchain.chain.base import BlockInfo, ChainBackend, LogEntry
-from ipchain.contracts.bindings import load_interface
-from ipchain.contracts.register_ledger import decode_event_recorded
+from ipchain.contracts.register_ledger import (
+    EVENT_RECORDED_TOPIC,
+    AnchoredEvent,
+    decode_event_recorded,
+)
 from ipchain.db.register import events
 from ipchain.errors import ChainError, ChainUnavailableError, IpchainError
-from ipchain.verification.audit_checks import (
-    CHAIN_COLUMNS,
-    STORED_COLUMNS,
-    Discrepancy,
-    Reconciler,
-    StoredRow,
-    expected_row,
-    walk_stored_chains,
-)
+from ipchain.verification.compare import ClaimedEvent, check_hash_chain, compare
+from ipchain.verification.findings import Discrepancy
+from ipchain.verification.stored import STORED_COLUMNS, chain_rows, expected_columns, stored_claim
 
-_EVENT_RECORDED: Final = load_interface("RegisterLedger").event_topic("EventRecorded")
 _FIRST_CHUNK_BLOCKS: Final = 16  # small: a dense chain has thousands of entries per block
 _MAX_CHUNK_BLOCKS: Final = 100_000
 _TARGET_LOGS: Final = 10_000  # per eth_getLogs: large enough to amortise, small to stream
@@ -73,6 +69,74 @@ class Collector:
         self.listed.extend(other.listed[: max(room, 0)])
 
 
+_MAX_PENDING: Final = 100_000
+"""Anchored events kept waiting for a stored row seen later; beyond, they go to the final
+comparison at once (bounds memory when a database lost most of its rows)."""
+
+
+@dataclass
+class Pairing:
+    """Streams claims and anchored events into :func:`compare`, a chunk at a time: what pairs
+    by entry hash within the chunks seen so far is compared at once; the rest waits for later
+    chunks, and what is left at the end is compared together by :meth:`finish`."""
+
+    collector: Collector
+    timestamps: dict[int, int] = field(default_factory=dict)
+    claims: dict[Any, ClaimedEvent] = field(default_factory=dict)
+    anchored: dict[bytes, AnchoredEvent] = field(default_factory=dict)
+    chain_heads: dict[str, tuple[int, bytes]] = field(default_factory=dict)
+    chain_events: int = 0
+    stored_events: int = 0
+    matched: int = 0
+    verified: int = 0
+    rehashed: int = 0
+
+    def add(self, anchored: list[AnchoredEvent], claims: list[ClaimedEvent]) -> None:
+        """One chunk: anchored events (chain order) and claims, in any grouping."""
+        for event in anchored:
+            self.chain_events += 1
+            self.chain_heads[event.record_key] = (event.seq, event.entry_hash)
+            self.anchored[event.entry_hash] = event
+        self.stored_events += len(claims)
+        for claim in claims:
+            self.claims[claim.entry_hash if isinstance(claim.entry_hash, bytes) else id(claim)] = (
+                claim
+            )
+        pairs = [(h, self.anchored.pop(h)) for h in list(self.claims) if h in self.anchored]
+        if pairs:
+            self._compare([self.claims.pop(h) for h, _ in pairs], [event for _, event in pairs])
+        if len(self.anchored) > _MAX_PENDING:
+            self.finish()
+
+    def _compare(
+        self, claims: list[ClaimedEvent], anchored: list[AnchoredEvent], known_document: Any = None
+    ) -> None:
+        columns = expected_columns(self.timestamps)
+        findings = compare(
+            claims, anchored, expected_columns=columns, known_document=known_document
+        )
+        for finding in findings:
+            for discrepancy in finding.discrepancies:
+                self.collector.add(discrepancy)
+            if finding.position is None and finding.seq is not None and not finding.failed:
+                self.verified += 1
+        paired = len(anchored) - sum(f.verdict == "missing" for f in findings)
+        self.matched += paired
+        self.rehashed += sum(claim.document is not None for claim in claims)
+
+    def leftovers(self) -> tuple[list[AnchoredEvent], list[ClaimedEvent]]:
+        """Take what is not paired so far (to pair it with another range's)."""
+        anchored, claims = list(self.anchored.values()), list(self.claims.values())
+        self.anchored, self.claims = {}, {}
+        return anchored, claims
+
+    def finish(self, known_document: Any = None) -> None:
+        """Compare what is left: pairs by record and seq or by chain position, and report
+        the rest as missing or unanchored."""
+        anchored, claims = self.leftovers()
+        self._compare(claims, anchored, known_document)
+
+
 @dataclass
 class RangeResult:
     """What auditing one block range found, and what it could not pair."""
@@ -84,8 +148,9 @@ class RangeResult:
     verified: int
     rehashed: int
     chain_heads: dict[str, tuple[int, bytes]]
-    leftover_chain: list[dict[str, Any]]
-    leftover_stored: list[Any]
+    leftover_chain: list[AnchoredEvent]
+    leftover_stored: list[ClaimedEvent]
+    timestamps: dict[int, int]
     warnings: list[str]
 
 
@@ -101,30 +166,32 @@ def audit_range(
     listed: int,
     progress: RangeProgress | None = None,
 ) -> RangeResult:
-    """Pair and compare the entries and stored rows of blocks ``from_block``..``to_block``;
-    the ``first`` range also takes stored rows below it, the ``last`` those above it."""
-    collector = Collector(listed)
+    """Pair and compare the anchored events and stored rows of blocks ``from_block`` to
+    ``to_block``; the ``first`` range also takes stored rows below it, the ``last`` those
+    above it."""
+    pairing = Pairing(Collector(listed))
     warnings: list[str] = []
-    reconciler = Reconciler(collector.add)
     stored = _StoredStream(connection, None if first else from_block, None if last else to_block)
-    for last_block, expected in _anchored_windows(
-        backend, ledger_address, from_block, to_block, warnings
+    for last_block, anchored in _anchored_windows(
+        backend, ledger_address, from_block, to_block, warnings, pairing.timestamps
     ):
-        reconciler.add(expected, stored.until(last_block))
+        pairing.add(anchored, [stored_claim(row) for row in stored.until(last_block)])
         if progress is not None:
-            progress(last_block - from_block + 1, reconciler.chain_events)
-    reconciler.add((), stored.until(None))
-    leftover_chain, leftover_stored = reconciler.leftovers()
+            progress(last_block - from_block + 1, pairing.chain_events)
+    pairing.add([], [stored_claim(row) for row in stored.until(None)])
+    leftover_chain, leftover_stored = pairing.leftovers()
+    wanted = {event.block_number for event in leftover_chain}
     return RangeResult(
-        collector=collector,
-        chain_events=reconciler.chain_events,
-        stored_events=reconciler.stored_events,
-        matched=reconciler.matched,
-        verified=reconciler.verified,
-        rehashed=reconciler.rehashed,
-        chain_heads=reconciler.chain_heads,
+        collector=pairing.collector,
+        chain_events=pairing.chain_events,
+        stored_events=pairing.stored_events,
+        matched=pairing.matched,
+        verified=pairing.verified,
+        rehashed=pairing.rehashed,
+        chain_heads=pairing.chain_heads,
         leftover_chain=leftover_chain,
         leftover_stored=leftover_stored,
+        timestamps={n: t for n, t in pairing.timestamps.items() if n in wanted},
         warnings=warnings,
     )
 
@@ -133,9 +200,11 @@ def walk_all_stored_chains(connection: Connection, listed: int) -> Collector:
     """Every record's stored hash chain, in (record, seq) order (the unique index's order)."""
     collector = Collector(listed)
     result = connection.execution_options(yield_per=_ROWS_PER_FETCH).execute(
-        select(*CHAIN_COLUMNS).order_by(events.c.record_key, events.c.seq)
+        select(
+            events.c.record_key, events.c.seq, events.c.entry_hash, events.c.prev_entry_hash
+        ).order_by(events.c.record_key, events.c.seq)
     )
-    walk_stored_chains(result, collector.add)
+    check_hash_chain(chain_rows(result), collector.add)
     return collector
 
 
@@ -176,9 +245,14 @@ class _StoredStream:
 
 
 def _anchored_windows(
-    backend: ChainBackend, ledger_address: str, from_block: int, to_block: int, warnings: list[str]
-) -> Iterator[tuple[int, list[dict[str, Any]]]]:
-    """(last block, expected rows of its range's entries), range after range, each read with
+    backend: ChainBackend,
+    ledger_address: str,
+    from_block: int,
+    to_block: int,
+    warnings: list[str],
+    timestamps: dict[int, int],
+) -> Iterator[tuple[int, list[AnchoredEvent]]]:
+    """(last block, its range's anchored events), range after range, each read with
     one ``eth_getLogs``. Each range is sized from the last one's density to hold about
     :data:`_TARGET_LOGS` logs.
 
@@ -190,7 +264,7 @@ def _anchored_windows(
     def read(start: int) -> tuple[int, int, list[LogEntry], dict[int, BlockInfo]]:
         stop = min(to_block, start + chunk - 1)
         logs = backend.get_logs(
-            address=ledger_address, from_block=start, to_block=stop, topics=[_EVENT_RECORDED]
+            address=ledger_address, from_block=start, to_block=stop, topics=[EVENT_RECORDED_TOPIC]
         )
         blocks = {
             number: backend.get_block(number) for number in {log.block_number for log in logs}
@@ -205,13 +279,16 @@ def _anchored_windows(
             wanted = span * _TARGET_LOGS // len(logs) if logs else span * 4
             chunk = max(1, min(wanted, _MAX_CHUNK_BLOCKS))
             pending = reader.submit(read, stop + 1) if stop < to_block else None
-            yield stop, _expected_rows(logs, blocks, warnings)
+            yield stop, _decoded(logs, blocks, warnings, timestamps)
 
 
-def _expected_rows(
-    logs: list[LogEntry], blocks: dict[int, BlockInfo], warnings: list[str]
-) -> list[dict[str, Any]]:
-    rows = []
+def _decoded(
+    logs: list[LogEntry],
+    blocks: dict[int, BlockInfo],
+    warnings: list[str],
+    timestamps: dict[int, int],
+) -> list[AnchoredEvent]:
+    decoded = []
     for log in logs:
         block = blocks[log.block_number]
         if block.hash != log.block_hash:
@@ -220,16 +297,17 @@ def _expected_rows(
                 "run the audit again"
             )
         try:
-            entry = decode_event_recorded(log)
+            event = decode_event_recorded(log)
         except ChainError:
-            # The indexer skips such an entry too (a record key that is not UTF-8).
+            # The indexer skips such an entry too (nothing can show it).
             warnings.append(
                 f"log {log.log_index} of block {log.block_number} is not a readable "
                 "EventRecorded entry; not audited"
             )
             continue
-        rows.append(expected_row(entry, block.timestamp))
-    return rows
+        timestamps[log.block_number] = block.timestamp
+        decoded.append(event)
+    return decoded
 
 
 # ------------------------------------------------------------------------------ processes
@@ -382,7 +460,6 @@ def _worker_main() -> None:
         finally:
             backend.close()
             engine.dispose()
-        result.leftover_stored = [StoredRow(*row) for row in result.leftover_stored]
         _send(out, "progress", (task.to_block - task.from_block + 1, result.chain_events))
         _send(out, "done", result)
     except IpchainError as error:

@@ -16,8 +16,8 @@ every stored event it
 
 and it reports anchored entries absent from the database, stored events not on chain, and the
 ``records`` rows whose head disagrees with the chain. The contracts are checked to be ipchain's
-own code first, as verification does (:mod:`ipchain.verification.records`). docs/audit.md describes the checks
-and the JSON report; ``ipchain audit`` runs it (:mod:`ipchain.cli.audit`).
+own code first, as verification does (:mod:`ipchain.verification.verifier`). docs/audit.md
+describes the checks and the JSON report; ``ipchain audit`` runs it (:mod:`ipchain.cli.audit`).
 
 The audit covers the blocks the index claims to have read (its checkpoint), in one database
 snapshot, so it can run beside a live indexer.
@@ -40,22 +40,19 @@ from ipchain.chain.base import ChainBackend
 from ipchain.contracts.bindings import Deployment
 from ipchain.db.indexer import DEFAULT_NAME
 from ipchain.db.register import events, indexer_checkpoints, records
-from ipchain.errors import ChainError
 from ipchain.verification._audit_workers import (
     Collector,
+    Pairing,
     RangeTask,
     audit_range,
     run_in_processes,
     snapshot_options,
     walk_all_stored_chains,
 )
-from ipchain.verification.audit_checks import (
-    Discrepancy,
-    DiscrepancyKind,
-    Reconciler,
-    check_record_rows,
-)
-from ipchain.verification.reader import ChainReader, Code, code_problems
+from ipchain.verification.compare import ClaimedEvent
+from ipchain.verification.findings import Discrepancy, DiscrepancyKind
+from ipchain.verification.reader import ChainReader
+from ipchain.verification.stored import check_record_rows
 
 __all__ = [
     "REPORT_FORMAT",
@@ -71,8 +68,9 @@ __all__ = [
 REPORT_FORMAT: Final = "ipchain-audit-report"
 """Value of the JSON report's ``format`` member."""
 
-REPORT_FORMAT_VERSION: Final = 1
-"""Version of the JSON report's layout (docs/audit.md)."""
+REPORT_FORMAT_VERSION: Final = 2
+"""Version of the JSON report's layout (docs/audit.md); 2 names discrepancies with the
+verification vocabulary (``missing``, ``unanchored``)."""
 
 MAX_LISTED: Final = 10_000
 """Discrepancies listed in a report; beyond, they are counted (by kind) but not listed."""
@@ -268,17 +266,16 @@ def audit(
             ]
             walked = walk_all_stored_chains(connection, max_listed)
         # Rows and entries a range could not pair may pair with another range's.
-        reconciler = Reconciler(
-            collector.add, duplicate_of=lambda row: _duplicate_of(connection, row)
-        )
+        pairing = Pairing(collector)
         chain_heads: dict[str, tuple[int, bytes]] = {}
         warnings: list[str] = []
         for part in ranges:
             collector.merge(part.collector)
-            reconciler.add(part.leftover_chain, part.leftover_stored)
+            pairing.timestamps.update(part.timestamps)
+            pairing.add(part.leftover_chain, part.leftover_stored)
             chain_heads.update(part.chain_heads)  # ranges in chain order: later heads win
             warnings.extend(part.warnings)
-        reconciler.finish()
+        pairing.finish(known_document=lambda claim: _duplicate_of(connection, claim))
         collector.merge(walked)
         stored_records = check_record_rows(
             connection.execute(
@@ -290,9 +287,9 @@ def audit(
     totals = AuditTotals(
         anchored_events=sum(part.chain_events for part in ranges),
         stored_events=sum(part.stored_events for part in ranges),
-        matched_events=sum(part.matched for part in ranges) + reconciler.matched,
-        verified_events=sum(part.verified for part in ranges) + reconciler.verified,
-        documents_rehashed=sum(part.rehashed for part in ranges) + reconciler.rehashed,
+        matched_events=sum(part.matched for part in ranges) + pairing.matched,
+        verified_events=sum(part.verified for part in ranges) + pairing.verified,
+        documents_rehashed=sum(part.rehashed for part in ranges) + pairing.rehashed,
         records=len(chain_heads),
         stored_records=stored_records,
         blocks=total_blocks,
@@ -316,21 +313,11 @@ def audit(
 
 
 def contract_problems(backend: ChainBackend, deployment: Deployment) -> list[str]:
-    """Why the deployment's contracts are not ipchain's own code (empty: they are). A
-    genuine RegisterLedger is what makes its logs evidence (see :mod:`ipchain.verification.records`)."""
+    """Why the deployment's contracts are not ipchain's own code (empty: they are)."""
     reader = ChainReader(
         backend, deployment.address("OfficeRegistry"), deployment.address("RegisterLedger")
     )
-    try:
-        registry_code, ledger_code = reader.fetch(
-            [Code(reader.registry_address), Code(reader.ledger_address)]
-        )
-    finally:
-        reader.close()
-    for answer in (registry_code, ledger_code):
-        if isinstance(answer, ChainError):
-            raise answer
-    return code_problems(reader.registry_address, registry_code, reader.ledger_address, ledger_code)
+    return reader.contract_problems()
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -398,14 +385,14 @@ def _tasks(
     ]
 
 
-def _duplicate_of(connection: Connection, row: Any) -> int | None:
-    """The seq of another stored event of the row's record with the same document hash."""
+def _duplicate_of(connection: Connection, claim: ClaimedEvent) -> int | None:
+    """The seq of another stored event of the claim's record with the same document hash."""
     return connection.execute(
         select(events.c.seq)
         .where(
-            events.c.record_key == row.record_key,
-            events.c.document_hash == row.document_hash,
-            events.c.entry_hash != row.entry_hash,
+            events.c.record_key == claim.record_key,
+            events.c.document_hash == claim.document_hash,
+            events.c.entry_hash != claim.entry_hash,
         )
         .order_by(events.c.seq)
         .limit(1)

@@ -2,9 +2,10 @@
 
 A bundle holds everything an auditor needs besides a chain node: the documents exactly as
 anchored, every entry's fields, where each was anchored (block number and hash, transaction,
-log position) and which contracts anchored them. :func:`verify_bundle` checks it against any
-JSON-RPC node, never the API or the database of an office. The format is specified field by
-field in docs/proof-bundle.md; :data:`FORMAT_VERSION` changes whenever it changes.
+log position) and which contracts anchored them.
+:meth:`ipchain.verification.Verifier.verify_bundle` checks it against any chain node, never the
+API or the database of an office. The format is specified field by field in
+docs/proof-bundle.md; :data:`FORMAT_VERSION` changes whenever it changes.
 """
 
 from __future__ import annotations
@@ -17,26 +18,18 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Final
 
-from eth_hash.auto import keccak
 from eth_utils import is_checksum_address, to_checksum_address
 
-from ipchain.chain.base import ChainBackend
-from ipchain.contracts.bindings import Deployment
-from ipchain.encoding import (
-    hash_to_hex,
-    parse_json_strict,
-    record_id,
-)
+from ipchain.contracts.register_ledger import AnchoredEvent
+from ipchain.encoding import hash_to_hex, is_canonical, parse_json_strict, record_id
 from ipchain.errors import (
     BundleFormatError,
-    ChainError,
     InvalidInputError,
+    IpchainError,
     NotFoundError,
     VerificationError,
 )
-from ipchain.verification.bundle_checks import BundleVerifier
-from ipchain.verification.reader import ChainReader, Code, RecordedEvent, read_history
-from ipchain.verification.records import BundleReport
+from ipchain.verification.compare import ClaimedEvent
 
 __all__ = [
     "FORMAT",
@@ -44,13 +37,12 @@ __all__ = [
     "Bundle",
     "BundleContract",
     "BundleEntry",
-    "BundleReport",
-    "BundleVerifier",
-    "build_bundle",
+    "bundle_from_history",
     "bundle_to_json",
+    "canonical_problem",
+    "claims_of",
     "dump_bundle",
     "load_bundle",
-    "verify_bundle",
 ]
 
 FORMAT: Final = "ipchain-proof-bundle"
@@ -355,49 +347,33 @@ def _timestamp(top: _Reader) -> str:
 # ------------------------------------------------------------------------------ building
 
 
-def build_bundle(
-    backend: ChainBackend,
-    deployment: Deployment,
+def bundle_from_history(
+    chain_id: int,
+    contracts: tuple[BundleContract, BundleContract],
     record_key: str,
-    *,
-    documents: Mapping[bytes, bytes] | None = None,
-) -> dict[str, Any]:
-    """The proof bundle of a record's whole history as anchored now, in its JSON form.
-
-    Everything comes from the chain. ``documents`` (document hash → canonical bytes) supplies
-    documents that were anchored by hash alone; a bundle lacking one proves only its hash.
-    Raises :class:`NotFoundError` for a record with no anchored event.
-    """
-    reader = ChainReader(
-        backend, deployment.address("OfficeRegistry"), deployment.address("RegisterLedger")
-    )
-    try:
-        history, head = read_history(reader, record_key)
-        codes = reader.fetch([Code(reader.registry_address), Code(reader.ledger_address)])
-    finally:
-        reader.close()
+    history: Sequence[AnchoredEvent],
+    documents: Mapping[bytes, bytes],
+) -> Bundle:
+    """The proof bundle of a record's anchored history (oldest first), with its contracts
+    (OfficeRegistry, RegisterLedger). ``documents`` (document hash → canonical bytes) supplies
+    documents anchored by hash alone; a bundle lacking one proves only its hash."""
     if not history:
         raise NotFoundError(f"{record_key} has no anchored event")
-    for code in codes:
-        if isinstance(code, ChainError):
-            raise code
-    supplied = documents or {}
-    bundle = Bundle(
+    return Bundle(
         format_version=FORMAT_VERSION,
-        chain_id=backend.chain_id,
-        registry=BundleContract(reader.registry_address, keccak(codes[0])),
-        ledger=BundleContract(reader.ledger_address, keccak(codes[1])),
+        chain_id=chain_id,
+        registry=contracts[0],
+        ledger=contracts[1],
         record_key=record_key,
         record_id=record_id(record_key),
-        entries=tuple(_bundle_entry(event, supplied) for event in history),
+        entries=tuple(_bundle_entry(event, documents) for event in history),
         head_seq=history[-1].seq,
-        head_entry_hash=head,
+        head_entry_hash=history[-1].entry_hash,
         created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
-    return bundle_to_json(bundle)
 
 
-def _bundle_entry(event: RecordedEvent, documents: Mapping[bytes, bytes]) -> BundleEntry:
+def _bundle_entry(event: AnchoredEvent, documents: Mapping[bytes, bytes]) -> BundleEntry:
     document = event.document or documents.get(event.document_hash)
     if document is not None:
         try:
@@ -406,13 +382,13 @@ def _bundle_entry(event: RecordedEvent, documents: Mapping[bytes, bytes]) -> Bun
             raise VerificationError(f"the document of event {event.seq} is not UTF-8") from None
     return BundleEntry(
         seq=event.seq,
-        event_code=event.event_code_text,
+        event_code=event.event_code,
         document=document,
         document_hash=event.document_hash,
         prev_entry_hash=event.prev_entry_hash,
         entry_hash=event.entry_hash,
         office=event.office,
-        signer=to_checksum_address(event.signer),
+        signer=event.signer,
         block_number=event.block_number,
         block_hash=event.block_hash,
         transaction_hash=event.transaction_hash,
@@ -420,21 +396,36 @@ def _bundle_entry(event: RecordedEvent, documents: Mapping[bytes, bytes]) -> Bun
     )
 
 
-def verify_bundle(
-    bundle: Bundle,
-    backend: ChainBackend,
-    *,
-    require_head: bool = False,
-    expected: Deployment | None = None,
-) -> BundleReport:
-    """Check a proof bundle against a chain node, trusting nothing but the node.
+def claims_of(bundle: Bundle) -> list[ClaimedEvent]:
+    """What a bundle claims of each event, for :func:`~ipchain.verification.compare.compare`."""
+    return [
+        ClaimedEvent(
+            record_key=bundle.record_key,
+            position=position,
+            document=entry.document,
+            document_hash=entry.document_hash,
+            seq=entry.seq,
+            entry_hash=entry.entry_hash,
+            prev_entry_hash=entry.prev_entry_hash,
+            event_code=entry.event_code,
+            office=entry.office,
+            signer=entry.signer,
+            block_number=entry.block_number,
+            block_hash=entry.block_hash,
+            transaction_hash=entry.transaction_hash,
+            log_index=entry.log_index,
+        )
+        for position, entry in enumerate(bundle.entries, start=1)
+    ]
 
-    Raises :class:`ChainMismatchError` when the node is another chain than the bundle's and
-    :class:`ChainError` (or :class:`ChainUnavailableError`) when the node cannot be read; every
-    other discrepancy is reported in the returned :class:`BundleReport` (``ok`` False).
-    """
-    verifier = BundleVerifier(backend, require_head=require_head, expected=expected)
+
+def canonical_problem(document: bytes) -> str | None:
+    """Why ``document`` is not RFC 8785 canonical JSON (None when it is): a bundle carries
+    documents exactly as anchored, and ipchain anchors only canonical bytes."""
+    if is_canonical(document):
+        return None
     try:
-        return verifier.verify(bundle)
-    finally:
-        verifier.close()
+        parse_json_strict(document)
+    except IpchainError as error:
+        return f"document is not valid JSON ({error})"
+    return "document is not in RFC 8785 canonical form"
