@@ -1,7 +1,7 @@
 """Pydantic models of the verification endpoints' JSON (see :mod:`api.routes.verification`).
 
 Hashes are ``0x`` + 64 lower-case hex digits; verdicts are those of :mod:`ipchain.verification`
-(``verified``, ``tampered``, ``missing``, ``unanchored``, ``out_of_order``) and discrepancy
+(``verified``, ``tampered``, ``missing``, ``unanchored``, ``out-of-order``) and discrepancy
 kinds those of the audit (docs/audit.md).
 """
 
@@ -35,8 +35,8 @@ class DiscrepancyOut(_Model):
     seq: int | None = Field(description="Position in the record's history (None: the record).")
     entry_hash: str | None
     kind: str = Field(
-        description="document-tampered, hash-mismatch, field-mismatch, missing-in-db, "
-        "not-on-chain, chain-broken, out-of-order or duplicate."
+        description="document-tampered, hash-mismatch, field-mismatch, missing, "
+        "unanchored, chain-broken, out-of-order or duplicate."
     )
     field: str | None = Field(description="The stored column concerned, when there is one.")
     detail: str
@@ -59,7 +59,7 @@ class StoredEventOut(_Model):
     seq: int | None
     entry_hash: str | None
     event_code: str | None
-    verdict: str = Field(description="verified, tampered, missing, unanchored or out_of_order.")
+    verdict: str = Field(description="verified, tampered, missing, unanchored or out-of-order.")
     detail: str
     discrepancies: list[DiscrepancyOut]
 
@@ -153,7 +153,7 @@ class BundleEventOut(_Model):
     seq: int | None
     entry_hash: str | None
     event_code: str | None
-    verdict: str = Field(description="verified, tampered, missing, unanchored or out_of_order.")
+    verdict: str = Field(description="verified, tampered, missing, unanchored or out-of-order.")
     detail: str
     position: int | None = Field(description="Position in the bundle (from 1).")
     failed: bool = Field(description="Whether it fails the bundle.")

@@ -3,8 +3,8 @@
 
 1. **Anvil**: anchor ``--events`` synthetic register events (realistic documents and
    histories, 1,000 per transaction, heads known up front), index them with the node's
-   :class:`~ipchain.db.indexer.Indexer`, then time :func:`ipchain.verification.audit.audit` over the whole
-   database in one process and in two worker processes (``--workers``), with the time split
+   :class:`~ipchain.db.indexer.Indexer`, then time :func:`ipchain.verification.audit` over the
+   whole database in one process and in two worker processes (``--workers``), with the time split
    into its parts (reading the chain's logs, streaming the database), and time
    ``verify_stored_record`` (what ``GET /records/{key}/verify`` runs) on a sample of records.
 2. **Embedded chain**: the same with ``--embedded-events`` (fewer: py-evm anchors slowly).
@@ -42,14 +42,14 @@ from ipchain.contracts.register_ledger import decode_event_recorded
 from ipchain.db.base import make_engine, session_factory, upgrade
 from ipchain.db.indexer import Indexer
 from ipchain.db.register import events
-from ipchain.encoding import ZERO_HASH
+from ipchain.encoding import ZERO_HASH, prefer_pysha3_for_libraries
 from ipchain.keys import OfficeKey
 from ipchain.node.setup import fund
 from ipchain.register.indexing import register_handlers
 from ipchain.register.ledger import EventToAnchor, Ledger
+from ipchain.verification import Verifier
 from ipchain.verification.audit import audit
-from ipchain.verification.audit_checks import STORED_COLUMNS, expected_row
-from ipchain.verification.service import VerificationService
+from ipchain.verification.stored import STORED_COLUMNS, expected_columns
 
 BATCH = 1_000
 """Entries per transaction (about 100M gas with these documents; anvil's and the embedded
@@ -147,9 +147,9 @@ def measure(
         with timed(parts, "read the chain's logs"):
             logs = read_all_logs(backend, deployment)
         with timed(parts, "decode entries, derive expected rows"):
-            stamps = {log.block_number: 0 for log in logs}
+            columns = expected_columns({log.block_number: 0 for log in logs})
             for log in logs:
-                expected_row(decode_event_recorded(log), stamps[log.block_number])
+                columns(decode_event_recorded(log))
         with timed(parts, "stream the events table"), engine.connect() as connection:
             result = connection.execution_options(yield_per=5_000).execute(
                 select(*STORED_COLUMNS).order_by(events.c.block_number, events.c.log_index)
@@ -191,7 +191,7 @@ def measure(
     for line in summaries:
         console.print(line)
 
-    verification = VerificationService(sessions, backend, deployment)
+    verification = Verifier(backend, deployment, session_factory=sessions)
     with engine.connect() as connection:
         keys = [row[0] for row in connection.execute(text("SELECT record_key FROM records"))]
     sample = random.Random(5).sample(keys, min(VERIFY_SAMPLE, len(keys)))
@@ -309,4 +309,5 @@ def _reset(url: str) -> None:
 
 
 if __name__ == "__main__":
+    prefer_pysha3_for_libraries()  # py-evm's and eth-utils' keccak: see ipchain.encoding
     main()

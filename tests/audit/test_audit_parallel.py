@@ -37,9 +37,9 @@ def test_workers_find_what_one_process_finds(indexed: IndexedNode) -> None:
     single, single_totals = findings(indexed, workers=1)
     assert (split, split_totals) == (single, single_totals)
     assert {
-        (TRADEMARK, 2, "missing-in-db", None),
+        (TRADEMARK, 2, "missing", None),
         (TRADEMARK, 3, "hash-mismatch", "entry_hash"),
-        (SECOND, 3, "not-on-chain", None),
+        (SECOND, 3, "unanchored", None),
         (TRADEMARK, 5, "duplicate", None),
         (DESIGN, 1, "field-mismatch", "block_number"),
     } <= split

@@ -129,7 +129,7 @@ def test_commands_through_the_entry_point(indexed: IndexedNode, tmp_path: Path) 
     indexed.sql(f"DELETE FROM events WHERE record_key = '{TRADEMARK}' AND seq = 1")
     result = runner.invoke(app, ["audit", *options, "--json"], env=environment)
     assert result.exit_code == 1
-    assert json.loads(result.stdout)["discrepancy_counts"]["missing-in-db"] == 1
+    assert json.loads(result.stdout)["discrepancy_counts"]["missing"] == 1
 
     bundle = tmp_path / "bundle.json"
     result = runner.invoke(app, ["bundle", TRADEMARK, "--out", str(bundle), *options])

@@ -21,7 +21,7 @@ from ipchain.db.indexer import Indexer
 from ipchain.keys import signer_key_name
 from ipchain.node.setup import init_node
 from ipchain.register.indexing import register_handlers
-from ipchain.verification.service import VerificationService
+from ipchain.verification import Verifier
 from tests.helpers.documents import to_anchor, trademark_event
 
 DAY = datetime.date(2024, 5, 2)
@@ -45,7 +45,7 @@ def test_embedded_node(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
         )
         sessions = session_factory(engine)
         assert Indexer(node.backend, node.deployment, sessions, register_handlers()).run_once() == 2
-        verification = VerificationService(sessions, node.backend, node.deployment)
+        verification = Verifier(node.backend, node.deployment, session_factory=sessions)
         assert verification.verify_stored_record(RECORD).ok
 
         # The node holds its embedded chain: the audit cannot open it, and says so.

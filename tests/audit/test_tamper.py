@@ -186,16 +186,16 @@ CASES = {
     "national code": Case(
         edit_national_code, TRADEMARK, 2, K.FIELD_MISMATCH, "national_code", "tampered"
     ),
-    "order": Case(swap_order, TRADEMARK, 2, K.OUT_OF_ORDER, "seq", "out_of_order"),
+    "order": Case(swap_order, TRADEMARK, 2, K.OUT_OF_ORDER, "seq", "out-of-order"),
     "office": Case(edit_office, SECOND, 1, K.FIELD_MISMATCH, "office", "tampered"),
     "signer": Case(edit_signer, DESIGN, 1, K.FIELD_MISMATCH, "signer", "tampered"),
     "entry hash": Case(edit_entry_hash, TRADEMARK, 3, K.HASH_MISMATCH, "entry_hash", "tampered"),
     "previous entry hash": Case(
         edit_prev_entry_hash, SECOND, 2, K.FIELD_MISMATCH, "prev_entry_hash", "tampered"
     ),
-    "deleted row": Case(delete_row, TRADEMARK, 2, K.MISSING_IN_DB, None, "missing"),
-    "deleted head": Case(delete_head, TRADEMARK, 4, K.MISSING_IN_DB, None, "missing"),
-    "inserted row": Case(insert_row, SECOND, 3, K.NOT_ON_CHAIN, None, "unanchored"),
+    "deleted row": Case(delete_row, TRADEMARK, 2, K.MISSING, None, "missing"),
+    "deleted head": Case(delete_head, TRADEMARK, 4, K.MISSING, None, "missing"),
+    "inserted row": Case(insert_row, SECOND, 3, K.UNANCHORED, None, "unanchored"),
     "inserted copy": Case(insert_duplicate, TRADEMARK, 5, K.DUPLICATE, None, "unanchored"),
     "records row": Case(edit_record_head, TRADEMARK, None, K.FIELD_MISMATCH, "event_count", ""),
 }

@@ -10,8 +10,8 @@ import pytest
 
 from ipchain.chain.rpc import RpcChain
 from ipchain.contracts.bindings import load_interface
-from ipchain.encoding import canonical_bytes
 from ipchain.contracts.register_ledger import decode_event_recorded
+from ipchain.encoding import canonical_bytes
 from ipchain.errors import ChainError, InvalidInputError
 from ipchain.verification import (
     RecordVerification,

@@ -1,7 +1,7 @@
 """The read service of governance and attestations: what the API shows, read from the index.
 
-Like :mod:`ipchain.register.queries` for the register, :class:`GovernanceQueries` reads only the index
-the indexer keeps (:mod:`ipchain.db.governance`) and returns frozen dataclasses of plain
+Like :mod:`ipchain.register.queries` for the register, :class:`GovernanceQueries` reads only the
+index the indexer keeps (:mod:`ipchain.db.governance`) and returns frozen dataclasses of plain
 values (hashes as ``0x`` hex, times as UTC datetimes). Questions about *now* — is a proposal
 still open, is an attestation valid — take the moment to judge at from the caller (the
 chain's latest block time), since the index knows only the blocks it has read.

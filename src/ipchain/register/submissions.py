@@ -4,8 +4,8 @@
 request (the document itself, that the record belongs to the submitting office, that the event
 makes sense after the record's history) and then writes the submission and one outbox row per
 event in a single database transaction: all of a request or nothing of it. Anchoring happens
-later, in batches across requests, in :mod:`ipchain.register.submitter`; the client polls the submission
-(:meth:`SubmissionService.get`) to learn the outcome.
+later, in batches across requests, in :mod:`ipchain.register.submitter`; the client polls the
+submission (:meth:`SubmissionService.get`) to learn the outcome.
 
 A record's history, for the state check, is what the index holds **plus** what is on its way:
 outbox rows of earlier submissions not yet indexed. Submissions of one office are validated
@@ -45,7 +45,8 @@ from ipchain.errors import (
     NotFoundError,
 )
 from ipchain.register.catalog import RecordStatus, event_code
-from ipchain.register.models import RecordState, RegisterEvent
+from ipchain.register.history import RecordState
+from ipchain.register.models import RegisterEvent
 
 MAX_EVENTS_PER_SUBMISSION: Final = 10_000
 """Most events one request may carry (the API's body size limit usually binds first)."""

@@ -9,8 +9,8 @@ throughput.
 
 Crash safety rests on writing down what is about to happen before it happens. Before sending,
 rows become ``sent`` with the entry hash each will have and the transaction it is in (both are
-known beforehand: :meth:`ipchain.register.ledger.Ledger.link`). A node that stops at any moment finds,
-on its next start (:meth:`Submitter.reconcile`), its ``sent`` rows and asks the chain about
+known beforehand: :meth:`ipchain.register.ledger.Ledger.link`). A node that stops at any moment
+finds, on its next start (:meth:`Submitter.reconcile`), its ``sent`` rows and asks the chain about
 each: anchored ones are marked so, the others go back to ``pending``. Nothing is anchored twice
 because the contract refuses an entry it already holds (``RegisterEntryAlreadyRecorded``), which
 the submitter takes as "done".
