@@ -24,7 +24,7 @@ from rich.table import Table
 from ipchain.chain.anvil import AnvilNode
 from ipchain.chain.base import ChainBackend
 from ipchain.contracts.bindings import FoundingOffice, deploy_consortium
-from ipchain.encoding import canonical_bytes, document_hash
+from ipchain.encoding import canonical_bytes, document_hash, prefer_pysha3_for_libraries
 from ipchain.keys import OfficeKey
 from ipchain.node.setup import fund
 from ipchain.register.ledger import EventToAnchor, Ledger
@@ -151,4 +151,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    prefer_pysha3_for_libraries()  # py-evm's and eth-utils' keccak: see ipchain.encoding
     main()

@@ -42,7 +42,7 @@ from rich.table import Table
 
 from api.app import create_app
 from ipchain.config import Settings
-from ipchain.encoding import canonical_bytes, document_hash
+from ipchain.encoding import canonical_bytes, document_hash, prefer_pysha3_for_libraries
 from ipchain.node.service import NodeService, ServiceOptions
 from ipchain.node.setup import init_node
 from ipchain.register.ledger import EventToAnchor
@@ -250,4 +250,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    prefer_pysha3_for_libraries()  # py-evm's and eth-utils' keccak: see ipchain.encoding
     main()

@@ -24,6 +24,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from ipchain.chain.embedded import EmbeddedChain
+from ipchain.encoding import prefer_pysha3_for_libraries
 
 SENDERS = 100
 # log1(data = calldata word 1, topic = calldata word 0); see tests/chain/test_embedded.py.
@@ -112,4 +113,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    prefer_pysha3_for_libraries()  # py-evm's and eth-utils' keccak: see ipchain.encoding
     main()

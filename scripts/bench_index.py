@@ -36,10 +36,17 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import text
 
-from ipchain.db.base import make_engine, refresh_statistics, session_factory, upgrade
-from ipchain.encoding import ZERO_HASH, canonical_bytes, entry_hash, event_code_bytes8, record_id
-from ipchain.register.indexing import store_entries
 from ipchain.contracts.register_ledger import AnchoredEvent
+from ipchain.db.base import make_engine, refresh_statistics, session_factory, upgrade
+from ipchain.encoding import (
+    ZERO_HASH,
+    canonical_bytes,
+    entry_hash,
+    event_code_bytes8,
+    prefer_pysha3_for_libraries,
+    record_id,
+)
+from ipchain.register.indexing import store_entries
 from ipchain.register.queries import RecordFilter, RegisterQueries
 
 # Offices by share of records, with their number shapes.
@@ -351,10 +358,10 @@ def catch_up(events: int, url: str) -> tuple[int, float, float, float]:
     from ipchain.chain.anvil import AnvilNode
     from ipchain.chain.rpc import RpcChain
     from ipchain.contracts.bindings import FoundingOffice, deploy_consortium
-    from ipchain.register.indexing import register_handlers
-from ipchain.db.indexer import Indexer
+    from ipchain.db.indexer import Indexer
     from ipchain.keys import OfficeKey
     from ipchain.node.setup import fund
+    from ipchain.register.indexing import register_handlers
     from ipchain.register.ledger import EventToAnchor, Ledger
 
     node = AnvilNode.start()
@@ -454,4 +461,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    prefer_pysha3_for_libraries()  # py-evm's and eth-utils' keccak: see ipchain.encoding
     main()

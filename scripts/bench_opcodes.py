@@ -31,7 +31,7 @@ from rich.table import Table
 
 from ipchain.chain.embedded import EmbeddedChain
 from ipchain.contracts.bindings import FoundingOffice, deploy_consortium
-from ipchain.encoding import canonical_bytes, document_hash
+from ipchain.encoding import canonical_bytes, document_hash, prefer_pysha3_for_libraries
 from ipchain.keys import OfficeKey
 from ipchain.node.setup import fund
 from ipchain.register.ledger import EventToAnchor, Ledger
@@ -167,4 +167,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    prefer_pysha3_for_libraries()  # py-evm's and eth-utils' keccak: see ipchain.encoding
     main()

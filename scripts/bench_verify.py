@@ -4,11 +4,10 @@ Anchors RECORDS records of EVENTS events each (register-event documents of about
 makes one proof bundle per record, then times verification from the bundle files' bytes:
 
 * ``one by one, cold``  — ``verify_bundle`` per bundle with a fresh connection, as the CLI does;
-* ``one by one, warm``  — one :class:`BundleVerifier` for all bundles (block data cached);
-* ``batched``           — ``BundleVerifier.verify_many`` over BATCH bundles at a time (one
-  JSON-RPC batch round trip per batch), the path for auditing many records;
-* ``streamed``          — ``BundleVerifier.verify_stream``: the same over an iterator of
-  bundle files, parsing each batch as it goes.
+* ``one by one, warm``  — one :class:`~ipchain.verification.Verifier` for all bundles (code and
+  signer answers kept);
+* ``batched``           — ``Verifier.verify_bundles`` over BATCH bundles at a time (a few
+  JSON-RPC batch round trips per batch), the path for auditing many records.
 
 A proof is one bundle (a record's whole history); events/s counts the events those proofs
 cover. Results are printed, not asserted (DESIGN §7). Run::
@@ -30,27 +29,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eth_account import Account
-from eth_hash.auto import keccak
 from rich.console import Console
 from rich.table import Table
 
 from ipchain.chain.base import ChainBackend
 from ipchain.contracts.bindings import Deployment, FoundingOffice, deploy_consortium
 from ipchain.contracts.register_ledger import AnchoredEvent
-from ipchain.encoding import canonical_bytes, record_id
+from ipchain.encoding import canonical_bytes, keccak, prefer_pysha3_for_libraries, record_id
 from ipchain.keys import OfficeKey
 from ipchain.node.setup import fund
 from ipchain.register.ledger import EventToAnchor, Ledger
+from ipchain.verification import Verifier, build_bundle, verify_bundle
 from ipchain.verification.bundle import (
     FORMAT_VERSION,
     Bundle,
     BundleContract,
     BundleEntry,
-    BundleVerifier,
-    build_bundle,
     dump_bundle,
     load_bundle,
-    verify_bundle,
 )
 
 EVENT_CODES = ("A10", "Q10", "F10", "M10", "P10", "R10", "S10", "U10")
@@ -236,36 +232,23 @@ def run(kind: str, records: int, events: int, batch: int, console: Console) -> l
             )
         )
 
-        verifier = BundleVerifier(backend)
-        verifier.verify_many([load_bundle(files[0])])  # contract code, once per verifier
+        verifier = Verifier(backend)
+        verifier.verify_bundles([load_bundle(files[0])])  # contract code, once per verifier
         started = time.perf_counter()
         for data in files:
-            assert verifier.verify(load_bundle(data)).ok
+            assert verifier.verify_bundle(load_bundle(data)).ok
         results.append(
             Result(kind, "one by one, warm", records, total_events, time.perf_counter() - started)
         )
-        verifier.close()
 
-        verifier = BundleVerifier(backend)
+        verifier = Verifier(backend)
         started = time.perf_counter()
         for start in range(0, len(files), batch):
             bundles = [load_bundle(data) for data in files[start : start + batch]]
-            assert all(report.ok for report in verifier.verify_many(bundles))
+            assert all(report.ok for report in verifier.verify_bundles(bundles))
         results.append(
             Result(kind, f"batched ({batch})", records, total_events, time.perf_counter() - started)
         )
-        verifier.close()
-
-        verifier = BundleVerifier(backend)
-        started = time.perf_counter()
-        reports = verifier.verify_stream((load_bundle(data) for data in files), batch)
-        assert all(report.ok for report in reports)
-        results.append(
-            Result(
-                kind, f"streamed ({batch})", records, total_events, time.perf_counter() - started
-            )
-        )
-        verifier.close()
     return results
 
 
@@ -299,4 +282,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    prefer_pysha3_for_libraries()  # py-evm's and eth-utils' keccak: see ipchain.encoding
     sys.exit(main())

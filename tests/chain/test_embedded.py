@@ -17,7 +17,12 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from ipchain.chain.embedded import DEFAULT_GENESIS, FAUCET_ADDRESS, EmbeddedChain
+from ipchain.chain.embedded import (
+    DEFAULT_GENESIS,
+    FAUCET_ADDRESS,
+    FAUCET_PRIVATE_KEY,
+    EmbeddedChain,
+)
 from ipchain.errors import (
     ChainError,
     ChainMismatchError,
@@ -218,6 +223,10 @@ def test_genesis_is_reproducible_and_funds_the_faucet(tmp_path: Path) -> None:
         assert first.chain_id == 31_415_926
         assert first.get_balance(FAUCET_ADDRESS) >= 10**30
         assert first.get_block(0).timestamp == 1_735_689_600
+
+
+def test_faucet_address_is_the_faucet_keys() -> None:
+    assert Account.from_key(FAUCET_PRIVATE_KEY).address == FAUCET_ADDRESS
 
 
 # --- sending -----------------------------------------------------------------------------------

@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Final
 
-from eth_utils import is_address, keccak, to_checksum_address
+from eth_utils import is_address, to_checksum_address
 
 from ipchain.encoding import (
     JsonValue,
     canonical_bytes,
     document_hash,
+    keccak,
     office_code_bytes2,
     parse_json_strict,
 )

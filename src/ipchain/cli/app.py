@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 
 from ipchain.config import Settings
+from ipchain.encoding import prefer_pysha3_for_libraries
 from ipchain.errors import IpchainError, VerificationError
 
 app = typer.Typer(
@@ -269,7 +270,9 @@ def token_create(
 
 def main() -> None:
     """Entry point: usage errors are click's (exit 2); ipchain errors become one line on stderr
-    with exit 1 (a failed check) or 2 (bad input, unreachable chain)."""
+    with exit 1 (a failed check) or 2 (bad input, unreachable chain). Libraries hash keccak
+    through pysha3 here unless ``ETH_HASH_BACKEND`` says otherwise."""
+    prefer_pysha3_for_libraries()
     try:
         app()
     except VerificationError as error:

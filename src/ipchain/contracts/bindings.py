@@ -14,15 +14,11 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 import eth_abi
-from eth_utils import (
-    event_abi_to_log_topic,
-    function_abi_to_4byte_selector,
-    keccak,
-    to_checksum_address,
-)
-from eth_utils.abi import collapse_if_tuple
+from eth_utils import to_checksum_address
+from eth_utils.abi import abi_to_signature, collapse_if_tuple
 
 from ipchain.chain.base import ChainBackend, LogEntry, Receipt
+from ipchain.encoding import keccak
 from ipchain.errors import ChainMismatchError, ContractRevertError
 
 if TYPE_CHECKING:  # keys pulls in eth-account (~1.5 s to import); only its type is needed
@@ -60,6 +56,12 @@ class DecodedLog:
     """The raw log it came from (block, transaction, position)."""
 
 
+def _signature_hash(abi: Mapping[str, Any]) -> bytes:
+    """keccak256 of an ABI element's signature (``name(type,...)``): an event's topic 0; its
+    first four bytes are a function's or custom error's selector."""
+    return keccak(abi_to_signature(abi).replace(" ", "").encode("ascii"))
+
+
 class ContractInterface:
     """The ABI of one compiled contract, with fast encoders and decoders."""
 
@@ -70,12 +72,11 @@ class ContractInterface:
         self.deployed_bytecode = bytes.fromhex(artifact["deployedBytecode"][2:])
         self.compiler: Mapping[str, Any] = artifact["compiler"]
         self._functions = {e["name"]: e for e in self.abi if e["type"] == "function"}
-        self._events_by_topic = {
-            event_abi_to_log_topic(e): e for e in self.abi if e["type"] == "event"
-        }
+        self._selectors = {name: _signature_hash(e)[:4] for name, e in self._functions.items()}
+        self._events_by_topic = {_signature_hash(e): e for e in self.abi if e["type"] == "event"}
         self._event_topics = {e["name"]: topic for topic, e in self._events_by_topic.items()}
         self._errors_by_selector = {
-            function_abi_to_4byte_selector(e): e for e in self.abi if e["type"] == "error"
+            _signature_hash(e)[:4]: e for e in self.abi if e["type"] == "error"
         }
         self._constructor = next((e for e in self.abi if e["type"] == "constructor"), None)
 
@@ -86,7 +87,7 @@ class ContractInterface:
     def encode_call(self, function: str, *args: Any) -> bytes:
         """Calldata for ``function(*args)``."""
         abi = self._functions[function]
-        return function_abi_to_4byte_selector(abi) + eth_abi.encode(_types(abi["inputs"]), args)
+        return self._selectors[function] + eth_abi.encode(_types(abi["inputs"]), args)
 
     def decode_result(self, function: str, data: bytes) -> tuple[Any, ...]:
         """Decode a call's return data."""
@@ -394,8 +395,3 @@ def _created_address(receipt: Receipt, name: str) -> str:
     if receipt.contract_address is None:
         raise ChainMismatchError(f"deploying {name} created no contract")
     return receipt.contract_address
-
-
-def keccak_text(text: str) -> bytes:
-    """keccak256 of UTF-8 text (record ids, schema uids)."""
-    return keccak(text=text)

@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from eth_hash.auto import keccak
-
 from ipchain.chain.base import ChainBackend, Receipt
 from ipchain.contracts.bindings import (
     ContractInterface,
@@ -28,7 +26,7 @@ from ipchain.contracts.register_ledger import (
     decode_event_recorded,
     encode_record_events,
 )
-from ipchain.encoding import ZERO_HASH, entry_hash, event_code_bytes8, record_id
+from ipchain.encoding import ZERO_HASH, entry_hash, event_code_bytes8, keccak, record_id
 from ipchain.errors import ChainError, ContractRevertError, InvalidInputError, VerificationError
 from ipchain.keys import OfficeKey
 

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from eth_hash.auto import keccak
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -39,6 +38,7 @@ from ipchain.encoding import (
     JsonValue,
     canonical_bytes,
     canonical_bytes_from_json,
+    keccak,
     parse_json_strict,
     record_id,
 )
