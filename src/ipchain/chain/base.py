@@ -130,6 +130,11 @@ class ChainBackend(ABC):
     """A connection to one EVM chain."""
 
     @property
+    def endpoint(self) -> str | None:
+        """A URL other processes can reach the same chain at (None: this process only)."""
+        return None
+
+    @property
     @abstractmethod
     def chain_id(self) -> int:
         """EIP-155 chain id."""

@@ -94,6 +94,10 @@ class RpcChain(ChainBackend):
         return chain
 
     @property
+    def endpoint(self) -> str:
+        return self.url
+
+    @property
     def chain_id(self) -> int:
         return self._chain_id
 

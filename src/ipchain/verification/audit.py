@@ -203,8 +203,8 @@ def audit(
 ) -> AuditReport:
     """Cross-check the whole index database of ``session_factory`` against the chain.
 
-    ``workers`` worker processes split the block range (a JSON-RPC chain only: the embedded
-    chain is one process's); by default large databases (:data:`PARALLEL_FROM_EVENTS`) use one
+    ``workers`` worker processes split the block range (a chain with an
+    :attr:`~ipchain.chain.base.ChainBackend.endpoint` only: the embedded chain is one process's); by default large databases (:data:`PARALLEL_FROM_EVENTS`) use one
     per CPU. Discrepancies are reported, never raised; :class:`~ipchain.errors.ChainError` (or
     :class:`~ipchain.errors.ChainUnavailableError`) is raised when the chain cannot be read,
     including when it reorganises under the audit.
@@ -331,10 +331,9 @@ def _indexed_block(connection: Connection, name: str, deployment: Deployment) ->
 
 
 def _worker_count(workers: int | None, backend: ChainBackend, connection: Connection) -> int:
-    """Worker processes for this audit: only a JSON-RPC node can be read from several."""
-    from ipchain.chain.rpc import RpcChain
-
-    if not isinstance(backend, RpcChain):
+    """Worker processes for this audit: only a chain reachable from other processes (a
+    JSON-RPC node) can be read from several."""
+    if backend.endpoint is None:
         return 1
     if workers is not None:
         return max(workers, 1)
@@ -368,7 +367,8 @@ def _tasks(
             bounds.append(block)
     bounds.append(to_block)
     url = database_url.render_as_string(hide_password=False)
-    rpc_url = backend.url  # type: ignore[attr-defined]
+    rpc_url = backend.endpoint
+    assert rpc_url is not None  # _worker_count starts workers only then
     return [
         RangeTask(
             index=index,
