@@ -268,6 +268,41 @@ def token_create(
     console.print(token, soft_wrap=True)
 
 
+@token_app.command("list")
+def token_list(
+    office: Annotated[
+        str | None, typer.Option(help="Only the tokens of this office (ST.3 code).")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """List the node's API tokens (ids, offices, dates, labels; never the secrets)."""
+    from ipchain.cli.token import list_tokens_command, tokens_table
+
+    tokens = list_tokens_command(node_settings(data_dir), office)
+    if not tokens:
+        console.print("no API tokens" + ("" if office is None else f" of {office.upper()}"))
+        return
+    console.print(tokens_table(tokens), highlight=False)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[str, typer.Argument(metavar="ID", help="Token id, as 'token list' shows.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Revoke an API token by its id: the API refuses it from now on."""
+    from ipchain.cli.token import revoke_token_command
+
+    token = revoke_token_command(node_settings(data_dir), token_id)
+    label = f" ({token.label})" if token.label else ""
+    console.print(
+        f"revoked API token {token.id} of {token.office}{label}",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
+
+
 def main() -> None:
     """Entry point: usage errors are click's (exit 2); ipchain errors become one line on stderr
     with exit 1 (a failed check) or 2 (bad input, unreachable chain). Libraries hash keccak

@@ -102,28 +102,28 @@ def authenticate(session: Session, token: str | None) -> str:
     return str(row.office)
 
 
-def revoke_token(session: Session, token_id: int) -> None:
-    """Revoke a token by its id (revoking twice is harmless); the caller commits."""
-    result = session.execute(
-        update(api_tokens)
-        .where(api_tokens.c.id == token_id)
-        .values(revoked_at=_now())
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount == 0:  # type: ignore[attr-defined]
+def revoke_token(session: Session, token_id: int) -> TokenInfo:
+    """Revoke a token by its id and return it; revoking twice is harmless (the first time is
+    kept). :class:`NotFoundError` for an unknown id. The caller commits."""
+    row = session.execute(select(api_tokens).where(api_tokens.c.id == token_id)).first()
+    if row is None:
         raise NotFoundError(f"no API token with id {token_id}")
-
-
-def revoke(session: Session, token: str) -> None:
-    """Revoke a token given the token itself; the caller commits."""
-    result = session.execute(
-        update(api_tokens)
-        .where(api_tokens.c.token_sha256 == token_digest(token))
-        .values(revoked_at=_now())
-        .execution_options(synchronize_session=False)
+    revoked_at = row.revoked_at
+    if revoked_at is None:
+        revoked_at = _now()
+        session.execute(
+            update(api_tokens)
+            .where(api_tokens.c.id == token_id)
+            .values(revoked_at=revoked_at)
+            .execution_options(synchronize_session=False)
+        )
+    return TokenInfo(
+        id=row.id,
+        office=row.office,
+        label=row.label,
+        created_at=row.created_at,
+        revoked_at=revoked_at,
     )
-    if result.rowcount == 0:  # type: ignore[attr-defined]
-        raise NotFoundError("no such API token")
 
 
 def list_tokens(session: Session, office: str | None = None) -> list[TokenInfo]:
