@@ -2,9 +2,8 @@
 documents of every padding, which error wins when an entry breaks several rules, and malformed
 calldata (out-of-range offsets, overlong lengths, dirty ``bytes8``), which must revert cleanly
 rather than be misread. The log data is held byte for byte to eth-abi's encoding, since the
-node decodes it with a hand-written decoder. The ledger records canonically encoded entries on
-an assembly fast path and anything else on a plain Solidity path; the results must not differ.
-Runs against both backends, one consortium per module (every test writes records of its own)."""
+node decodes it with a hand-written decoder. Runs against both backends, one consortium per
+module (every test writes records of its own)."""
 
 from __future__ import annotations
 
@@ -148,21 +147,6 @@ def _patched(data: bytes, position: int, value: int) -> bytes:
     return data[:position] + _word(value) + data[position + 32 :]
 
 
-def _abi_bytes(data: bytes) -> bytes:
-    return len(data).to_bytes(32, "big") + data + b"\0" * (-len(data) % 32)
-
-
-def _document_first(raw: RawEntry) -> bytes:
-    """An entry encoded with its tails swapped (document, then key): valid ABI that eth-abi
-    never produces, which the ledger must read just the same."""
-    key, code, digest, prev, document = raw
-    document_tail = _abi_bytes(document)
-    head = b"".join(
-        (_word(5 * 32 + len(document_tail)), code.ljust(32, b"\0"), digest, prev, _word(5 * 32))
-    )
-    return head + document_tail + _abi_bytes(key.encode())
-
-
 # ------------------------------------------------------------------------- accepted edge cases
 
 
@@ -244,37 +228,6 @@ def test_dirty_calldata_padding_is_not_published(consortium_shared: Consortium) 
     assert receipt.status == 1
     anchored = entry_hash(record_id(raw[0]), 1, raw[1], raw[2], ZERO_HASH, "EM")
     assert receipt.logs[0].data == expected_log_data(consortium, raw, 1, anchored)
-
-
-def test_canonical_and_other_valid_encodings_are_recorded_alike(
-    consortium_shared: Consortium,
-) -> None:
-    """Entries of one record alternate between eth-abi's layout and another valid one, so
-    each builds on the state the other wrote; every log is still the canonical encoding."""
-    consortium = consortium_shared
-    key = fresh_key()
-    identifier = record_id(key)
-    raws: list[RawEntry] = []
-    hashes: list[bytes] = []
-    previous = ZERO_HASH
-    for seq, code in enumerate(("A10", "Q10", "F10"), start=1):
-        raw = entry(key, f"document {seq}".encode() * seq, code=code, prev=previous)
-        previous = entry_hash(identifier, seq, raw[1], raw[2], previous, "EM")
-        raws.append(raw)
-        hashes.append(previous)
-    canonical = [calldata(consortium, [raw])[4 + 3 * 32 :] for raw in raws]
-    encoded = [canonical[0], _document_first(raws[1]), canonical[2]]
-    offsets, position = [], 3 * 32
-    for item in encoded:
-        offsets.append(_word(position))
-        position += len(item)
-    selector = calldata(consortium, [])[:4]
-    data = selector + _word(32) + _word(3) + b"".join(offsets) + b"".join(encoded)
-    receipt = send_raw(consortium, data)
-    assert receipt.status == 1
-    for seq, (raw, log) in enumerate(zip(raws, receipt.logs, strict=True), start=1):
-        assert log.data == expected_log_data(consortium, raw, seq, hashes[seq - 1])
-    assert consortium.ledger.head_of(key) == (hashes[-1], 3)
 
 
 # ------------------------------------------------------------------------- rejected entries
