@@ -1,15 +1,25 @@
-# Two commands do everything on a fresh machine (Python 3.11, Node 20, npm):
-#   make run    install, then start the API on the embedded chain with demo data
-#   make test   install, then run the whole test suite
+# Two commands do everything on a fresh machine:
+#   make run     install the Python packages, then start the API on the embedded chain with
+#                demo data (Python 3.11 only: the embedded chain needs no Node)
+#   make test    install everything (also Node 20 + npm: solc and the anvil test node), then
+#                run the whole test suite
+#   make check   lint + typecheck + test: what CI runs (.ci/run)
+# Nothing here rewrites a tracked file: npm ci installs exactly package-lock.json.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+PY_SOURCES := src api tests scripts
 
-.PHONY: install run demo test lint format typecheck contracts check-contracts bench clean
+.PHONY: install install-python install-node run demo test lint format typecheck check \
+	contracts check-contracts bench clean
 
-install: $(VENV)/.installed node_modules/.installed
+install: install-python install-node
+
+install-python: $(VENV)/.installed
+
+install-node: node_modules/.installed
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,36 +28,39 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 # Node is needed only to rebuild contracts and to run anvil in tests; the committed artifacts
-# let a Python-only user skip it. `npm install` rather than `npm ci`: the lock records only this
-# platform's anvil binary package, which `npm ci` refuses; versions are pinned exactly anyway.
+# let a Python-only user skip it. The lock lists anvil's binary package for every platform, so
+# `npm ci` installs this platform's one and never rewrites the lock.
 node_modules/.installed: package.json package-lock.json
-	npm install --no-audit --no-fund --loglevel=error
+	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-run: install
+run: install-python
 	$(BIN)/ipchain serve --demo --host $(HOST) --port $(PORT)
 
-demo: install
+demo: install-python
 	$(BIN)/ipchain demo
 
 test: install
 	$(BIN)/pytest
 
-lint: install
-	$(BIN)/ruff check src api tests scripts
-	$(BIN)/ruff format --check src api tests scripts
+lint: install-python
+	$(BIN)/ruff check $(PY_SOURCES)
+	$(BIN)/ruff format --check $(PY_SOURCES)
+	$(BIN)/lint-imports --no-cache
 
-format: install
-	$(BIN)/ruff format src api tests scripts
-	$(BIN)/ruff check --fix src api tests scripts
+format: install-python
+	$(BIN)/ruff format $(PY_SOURCES)
+	$(BIN)/ruff check --fix $(PY_SOURCES)
 
-typecheck: install
+typecheck: install-python
 	$(BIN)/mypy
 
-contracts: node_modules/.installed
+check: lint typecheck test
+
+contracts: install-node
 	node scripts/build_contracts.mjs
 
-check-contracts: node_modules/.installed
+check-contracts: install-node
 	node scripts/build_contracts.mjs --check
 
 bench: install

@@ -1,9 +1,9 @@
 """Pydantic models of the API's JSON: the edge only.
 
 The services return frozen dataclasses (:mod:`ipchain.register.queries`,
-:mod:`ipchain.register.submissions`); these models describe the same values for OpenAPI and serialise them. Member names are
-snake_case like the register event documents themselves, so a record's data reads the same in
-a response as in the document that was anchored.
+:mod:`ipchain.register.submissions`); these models describe the same values for OpenAPI and
+serialise them. Member names are snake_case like the register event documents themselves, so a
+record's data reads the same in a response as in the document that was anchored.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import eth_abi
 from eth_utils import to_checksum_address
@@ -21,7 +21,9 @@ from ipchain.chain.base import ChainBackend, LogEntry, Receipt
 from ipchain.encoding import keccak
 from ipchain.errors import ChainMismatchError, ContractRevertError
 
-if TYPE_CHECKING:  # keys pulls in eth-account (~1.5 s to import); only its type is needed
+if TYPE_CHECKING:  # types only (keys pulls in eth-account, ~1.5 s to import)
+    from eth_typing import ABIElement
+
     from ipchain.keys import OfficeKey
 
 CONTRACT_NAMES = ("OfficeRegistry", "RegisterLedger", "AttestationRegistry")
@@ -59,7 +61,8 @@ class DecodedLog:
 def _signature_hash(abi: Mapping[str, Any]) -> bytes:
     """keccak256 of an ABI element's signature (``name(type,...)``): an event's topic 0; its
     first four bytes are a function's or custom error's selector."""
-    return keccak(abi_to_signature(abi).replace(" ", "").encode("ascii"))
+    signature = abi_to_signature(cast("ABIElement", abi))
+    return keccak(signature.replace(" ", "").encode("ascii"))
 
 
 class ContractInterface:
@@ -331,6 +334,7 @@ class Deployment:
 
 
 _DEPLOY_GAS = 8_000_000
+_BIND_GAS = 100_000
 
 
 def deploy_consortium(
@@ -342,7 +346,8 @@ def deploy_consortium(
     voting_period_seconds: int = 7 * 24 * 3600,
 ) -> Deployment:
     """Deploy OfficeRegistry with its founding offices, then RegisterLedger and
-    AttestationRegistry bound to it."""
+    AttestationRegistry bound to it, and bind the AttestationRegistry to the OfficeRegistry
+    (so that consortium votes can revoke attestations)."""
     registry = load_interface("OfficeRegistry")
     founding = [
         (
@@ -383,10 +388,21 @@ def deploy_consortium(
         gas=_DEPLOY_GAS,
         interfaces=[attestations],
     )
+    attestations_address = _created_address(receipt, "AttestationRegistry")
+    # The deployer binds the AttestationRegistry to the OfficeRegistry, once, so that votes
+    # can revoke attestations; it has no other power over either contract.
+    send_and_confirm(
+        backend,
+        deployer,
+        to=registry_address,
+        data=registry.encode_call("bindAttestationRegistry", attestations_address),
+        gas=_BIND_GAS,
+        interfaces=[registry],
+    )
     addresses = {
         "OfficeRegistry": registry_address,
         "RegisterLedger": ledger_address,
-        "AttestationRegistry": _created_address(receipt, "AttestationRegistry"),
+        "AttestationRegistry": attestations_address,
     }
     return Deployment(chain_id=backend.chain_id, addresses=addresses, block_number=first_block)
 
