@@ -29,7 +29,12 @@ from dataclasses import dataclass
 
 import pytest
 
-from ipchain.attestations import PARTY_IDENTITY_SCHEMA, Attestation, Attestations
+from ipchain.attestations import (
+    PARTY_IDENTITY_SCHEMA,
+    Attestation,
+    Attestations,
+    AttestationStatus,
+)
 from ipchain.chain.base import ChainBackend
 from ipchain.contracts.register_ledger import AnchoredEvent
 from ipchain.errors import ContractRevertError
@@ -302,7 +307,10 @@ def test_suspended_office_cannot_revoke_even_its_own_attestation(world: World) -
     assert error.value.error_name == _NO_OFFICE
 
 
-def test_past_entries_and_attestations_stay_valid_and_show_their_author(world: World) -> None:
+def test_past_entries_stay_and_attestations_follow_their_issuers_status(world: World) -> None:
+    """Register entries stay anchored with their author whatever befalls the office or key. An
+    attestation holds while its issuer is Active: FR's does not while FR is suspended (it
+    held when issued); the revoked key's still holds, since its office EM is Active."""
     ledger = world.consortium.ledger
     expected = {
         "FR/TM/1000": ("FR", world.signer("suspended").address),
@@ -313,8 +321,14 @@ def test_past_entries_and_attestations_stay_valid_and_show_their_author(world: W
         (entry,) = ledger.record_entries(record_key)
         assert (entry.office, entry.signer) == (office, signer)
         assert entry.block_number > 0
-    for row, attestation in world.past_attestations.items():
-        assert world.attestations.is_valid(attestation.uid), row
+    suspended, by_revoked_key = (
+        world.past_attestations["FR"],
+        world.past_attestations["revoked_key"],
+    )
+    assert not world.attestations.is_valid(suspended.uid)
+    assert world.attestations.status_at(suspended.uid) is AttestationStatus.ISSUER_SUSPENDED
+    assert world.attestations.is_valid_at(suspended.uid, suspended.issued_at)
+    assert world.attestations.is_valid(by_revoked_key.uid)
     assert world.past_attestations["revoked_key"].attester == world.retired_em_signer.address
     assert world.gov.office("FR").status is OfficeStatus.SUSPENDED
     assert world.gov.office("DE").status is OfficeStatus.REMOVED

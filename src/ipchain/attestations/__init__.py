@@ -15,7 +15,9 @@ The standard schemas:
   identifier; register event documents name such attestations by uid.
 
 An office may also sign an attestation off-chain (EIP-712, :func:`sign_attestation`) and let
-anyone relay it (:meth:`Attestations.relay`). docs/governance.md gives the exact types.
+anyone relay it (:meth:`Attestations.relay`), or cancel it unrelayed by burning its nonce
+(:meth:`Attestations.cancel_nonce`). docs/governance.md gives the exact types and the validity
+rule (issuer's status history, consortium revocations).
 
 Modules: :mod:`.schemas` (schemas, claims, subjects), :mod:`.registry` (the contract binding
 and EIP-712), :mod:`.certificates` (office certificate binding).
@@ -31,6 +33,7 @@ from ipchain.attestations.registry import (
     ATTEST_TYPES,
     EIP712_DOMAIN_NAME,
     EIP712_DOMAIN_VERSION,
+    MAX_SIGNATURE_LIFETIME,
     Attestation,
     AttestationRequest,
     Attestations,
@@ -55,6 +58,7 @@ __all__ = [
     "ATTEST_TYPES",
     "EIP712_DOMAIN_NAME",
     "EIP712_DOMAIN_VERSION",
+    "MAX_SIGNATURE_LIFETIME",
     "OFFICE_CERTIFICATE_SCHEMA",
     "PARTY_IDENTITY_SCHEMA",
     "STANDARD_SCHEMAS",

@@ -131,7 +131,10 @@ def verify_office_certificate_binding(
             f"no attestation by {office_code} binds certificate "
             f"{certificate.fingerprint_sha256.hex()} to accounts {', '.join(claim['accounts'])}"
         )
-    statuses = [(attestation, attestation.status_at(timestamp)) for attestation in candidates]
+    statuses = [
+        (attestation, registry.validity_at(attestation.uid, timestamp, block_number=number))
+        for attestation in candidates
+    ]
     for attestation, status in reversed(statuses):
         if status is AttestationStatus.VALID:
             return CertificateBinding(
@@ -142,9 +145,10 @@ def verify_office_certificate_binding(
                 checked_at=moment,
             )
     latest, status = statuses[-1]
+    verdict = status.value if status is not None else "unknown"
     raise VerificationError(
         f"the binding of {office_code}'s certificate (attestation 0x{latest.uid.hex()}) is "
-        f"{status.value} at block {number}"
+        f"{verdict} at block {number}"
     )
 
 

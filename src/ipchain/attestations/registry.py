@@ -1,5 +1,10 @@
 """AttestationRegistry bindings: attest, revoke, validity now and at a block, and EIP-712
-delegated attestations signed by an office and relayed by anyone."""
+delegated attestations signed by an office and relayed by anyone (and cancelled by burning
+the signer's nonce).
+
+Validity is the contract's rule (``validityAt``): an attestation holds at a time when it was
+issued by then, is not revoked (by its issuer or by a consortium vote) and not expired then,
+its issuer is Active then, and its issuer was not removed since it was issued."""
 
 from __future__ import annotations
 
@@ -48,6 +53,11 @@ ATTEST_TYPES: Final = {
 # covers long definitions. Explicit gas avoids an estimation round trip (DESIGN §8).
 _ATTEST_GAS = 600_000
 _REVOKE_GAS = 150_000
+_CANCEL_GAS = 100_000
+
+MAX_SIGNATURE_LIFETIME: Final = 30 * 24 * 3600
+"""A delegated attestation is refused while its deadline is more than this many seconds after
+the relaying block (the contract's ``MAX_SIGNATURE_LIFETIME``)."""
 
 # --- on-chain values -------------------------------------------------------------------------
 
@@ -100,6 +110,21 @@ class AttestationStatus(StrEnum):
     REVOKED = "revoked"
     EXPIRED = "expired"
     NOT_YET_ISSUED = "not-yet-issued"
+    ISSUER_REMOVED = "issuer-removed"
+    """Its issuing office was removed since it was issued (for good, even if re-admitted)."""
+    ISSUER_SUSPENDED = "issuer-suspended"
+    """Its issuing office was not Active then (it holds again once the office is reinstated)."""
+
+
+_VALIDITY: Final = {
+    # AttestationRegistry's Validity enum; 0 (Unknown) means there is no such attestation.
+    1: AttestationStatus.VALID,
+    2: AttestationStatus.NOT_YET_ISSUED,
+    3: AttestationStatus.REVOKED,
+    4: AttestationStatus.EXPIRED,
+    5: AttestationStatus.ISSUER_REMOVED,
+    6: AttestationStatus.ISSUER_SUSPENDED,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,10 +150,13 @@ class Attestation:
     expires_at: int | None
     """Unix time from which it no longer holds, None for never."""
     revoked_at: int | None
-    """Unix time its issuer revoked it, None if not revoked."""
+    """Unix time from which it is revoked (by its issuer, or by a consortium vote on it or on
+    its issuer's attestations), None if not revoked."""
 
     def status_at(self, timestamp: int) -> AttestationStatus:
-        """Whether it held at Unix time ``timestamp`` (same rule as ``isValidAt`` on-chain)."""
+        """Whether the record alone held at Unix time ``timestamp``: issued, not revoked, not
+        expired. The issuer's status history is the contract's to add
+        (:meth:`Attestations.status_at`, ``validityAt``)."""
         if timestamp < self.issued_at:
             return AttestationStatus.NOT_YET_ISSUED
         if self.revoked_at is not None and self.revoked_at <= timestamp:
@@ -289,6 +317,15 @@ class Attestations:
         self._send(key, self.contract.encode_call("revoke", uid), _REVOKE_GAS)
         return self.get(uid)
 
+    def cancel_nonce(self, key: OfficeKey, nonce: int | None = None) -> int:
+        """Burn signer ``key``'s next nonce (``nonce``, or the current one when None), so that
+        a delegated attestation it signed with it can never be relayed; returns the nonce
+        burnt. Only a current signer key of a member office may
+        (``AttestationNotSigner``)."""
+        burnt = self.nonce_of(key.address) if nonce is None else nonce
+        self._send(key, self.contract.encode_call("cancelNonce", burnt), _CANCEL_GAS)
+        return burnt
+
     def _recorded(self, events: Sequence[Any]) -> Attestation:
         for decoded in events:
             if decoded.event == "Attested":
@@ -328,17 +365,26 @@ class Attestations:
         """Whether it exists, is not revoked and has not expired, at the latest block."""
         return bool(self._call("isValid", uid)[0])
 
+    def validity_at(
+        self, uid: bytes, timestamp: int, *, block_number: int | None = None
+    ) -> AttestationStatus | None:
+        """The contract's ``validityAt(uid, timestamp)``, asked of the state of a block (the
+        latest when None); None when there is no such attestation in that state."""
+        (raw,) = self._call("validityAt", uid, timestamp, block_number=block_number)
+        return _VALIDITY.get(int(raw))
+
     def status_at(self, uid: bytes, *, block_number: int | None = None) -> AttestationStatus:
-        """Whether it held at a block (the latest when None): the attestation as the state of
-        that block has it, judged at that block's time. Reading the state of the block, not
-        only comparing times, matters because consecutive blocks may share a timestamp."""
+        """Whether it held at a block (the latest when None): the contract's rule
+        (``validityAt``) asked of that block's state, at that block's time. Reading the state
+        of the block, not only comparing times, matters because consecutive blocks may share a
+        timestamp."""
         number = self.backend.block_number() if block_number is None else block_number
-        try:
-            attestation = self.get(uid, block_number=number)
-        except NotFoundError:
+        timestamp = self.backend.get_block(number).timestamp
+        status = self.validity_at(uid, timestamp, block_number=number)
+        if status is None:
             self.get(uid)  # NotFoundError if it never existed, rather than "not yet"
             return AttestationStatus.NOT_YET_ISSUED
-        return attestation.status_at(self.backend.get_block(number).timestamp)
+        return status
 
     def verify(
         self,
@@ -366,8 +412,11 @@ class Attestations:
             )
         if attestation.subject != schema.subject_of(claim):
             raise VerificationError(f"attestation 0x{bytes(uid).hex()} is about another subject")
-        status = attestation.status_at(self.backend.get_block(number).timestamp)
+        status = self.validity_at(
+            uid, self.backend.get_block(number).timestamp, block_number=number
+        )
         if status is not AttestationStatus.VALID:
+            assert status is not None  # it existed at that block
             raise VerificationError(
                 f"attestation 0x{bytes(uid).hex()} is {status.value} at block {number}"
             )

@@ -334,6 +334,7 @@ class Deployment:
 
 
 _DEPLOY_GAS = 8_000_000
+_BIND_GAS = 100_000
 
 
 def deploy_consortium(
@@ -345,7 +346,8 @@ def deploy_consortium(
     voting_period_seconds: int = 7 * 24 * 3600,
 ) -> Deployment:
     """Deploy OfficeRegistry with its founding offices, then RegisterLedger and
-    AttestationRegistry bound to it."""
+    AttestationRegistry bound to it, and bind the AttestationRegistry to the OfficeRegistry
+    (so that consortium votes can revoke attestations)."""
     registry = load_interface("OfficeRegistry")
     founding = [
         (
@@ -386,10 +388,21 @@ def deploy_consortium(
         gas=_DEPLOY_GAS,
         interfaces=[attestations],
     )
+    attestations_address = _created_address(receipt, "AttestationRegistry")
+    # The deployer binds the AttestationRegistry to the OfficeRegistry, once, so that votes
+    # can revoke attestations; it has no other power over either contract.
+    send_and_confirm(
+        backend,
+        deployer,
+        to=registry_address,
+        data=registry.encode_call("bindAttestationRegistry", attestations_address),
+        gas=_BIND_GAS,
+        interfaces=[registry],
+    )
     addresses = {
         "OfficeRegistry": registry_address,
         "RegisterLedger": ledger_address,
-        "AttestationRegistry": _created_address(receipt, "AttestationRegistry"),
+        "AttestationRegistry": attestations_address,
     }
     return Deployment(chain_id=backend.chain_id, addresses=addresses, block_number=first_block)
 

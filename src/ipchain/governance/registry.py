@@ -7,8 +7,11 @@ Two kinds of office key take part (see docs/governance.md):
 
 A proposal executes in the transaction of the vote that makes it pass (votes × 10 000 >
 active offices × threshold in basis points; 5 000 means "more than half"), or later through
-:meth:`Governance.execute` when the electorate shrank or the threshold fell. It expires after
-the registry's voting period. Arguments are checked here before anything is signed, so bad
+:meth:`Governance.execute` when the electorate shrank. Only votes of offices that are Active
+and have kept their admin key since they voted count, and a proposal whose proposer left
+Active or replaced its admin key has lapsed; the threshold is the stricter of the one when the
+proposal was made and the current one. It expires after the registry's voting period.
+Arguments are checked here before anything is signed, so bad
 input (an office code that is not ST.3-shaped, a malformed account) fails with
 :class:`~ipchain.errors.InvalidInputError` and writes nothing; what only the chain can decide
 fails with :class:`~ipchain.errors.ContractRevertError` naming the contract's custom error.
@@ -37,10 +40,18 @@ from ipchain.keys import OfficeKey
 MAX_THRESHOLD_BPS = 10_000
 """The threshold is in basis points of the active offices; it must stay below this."""
 
+MIN_VOTING_PERIOD = 3_600
+"""Shortest voting period OfficeRegistry accepts at deployment (one hour), in seconds."""
+
+MAX_VOTING_PERIOD = 365 * 24 * 3_600
+"""Longest voting period OfficeRegistry accepts at deployment (365 days), in seconds."""
+
 # Gas: a proposal stores its arguments (the name/definition string at ~700 gas a byte) and the
-# passing vote may store the definition again as an approved schema. Measured on anvil with
-# headroom; explicit gas saves an estimation round trip (DESIGN §8).
-_GAS_BASE = 400_000
+# passing vote may store the definition again as an approved schema, re-admit an office (its
+# signer keys retired one by one) or revoke attestations in AttestationRegistry; every vote
+# counts the votes of the offices that still count. Measured on anvil with headroom; explicit
+# gas saves an estimation round trip (DESIGN §8).
+_GAS_BASE = 700_000
 _GAS_PER_NAME_BYTE = 1_600
 
 
@@ -55,6 +66,10 @@ class ProposalAction(IntEnum):
     REVOKE_SIGNER = 5
     CHANGE_THRESHOLD = 6
     APPROVE_SCHEMA = 7
+    REPLACE_ADMIN = 8
+    READMIT_OFFICE = 9
+    REVOKE_ATTESTATION = 10
+    REVOKE_ATTESTATIONS_ISSUED_SINCE = 11
 
 
 class OfficeStatus(IntEnum):
@@ -72,6 +87,9 @@ class ProposalState(StrEnum):
     OPEN = "open"
     EXECUTED = "executed"
     EXPIRED = "expired"
+    LAPSED = "lapsed"
+    """Not executed, and its proposer left Active or replaced its admin key since: it can no
+    longer pass."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +113,16 @@ class OfficeInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class StatusStep:
+    """One step of an office's on-chain status history."""
+
+    status: OfficeStatus
+    """The status from then on."""
+    changed_at: int
+    """Block time of the change."""
+
+
+@dataclass(frozen=True, slots=True)
 class ProposalView:
     """A governance proposal and its votes."""
 
@@ -105,13 +133,17 @@ class ProposalView:
     office: str | None
     """Office it concerns (None for threshold and schema proposals)."""
     account: str | None
-    """Account it concerns: the new admin (admission) or the signer key (None otherwise)."""
+    """Account it concerns: the new admin (admission, re-admission, admin replacement) or the
+    signer key (None otherwise)."""
     name: str
-    """Office name (admission) or schema definition (schema approval); empty otherwise."""
+    """Office name (admission, re-admission) or schema definition (schema approval); empty
+    otherwise."""
     value: int
-    """New threshold in basis points (threshold change); 0 otherwise."""
+    """New threshold in basis points (threshold change) or the Unix time from which an
+    office's attestations are revoked; 0 otherwise."""
     data_hash: bytes
-    """Profile hash of an office to admit; zeros otherwise."""
+    """Profile hash of an office to (re-)admit, or the uid of an attestation to revoke; zeros
+    otherwise."""
     proposer: str
     """ST.3 code of the proposing office."""
     created_at: int
@@ -119,11 +151,14 @@ class ProposalView:
     deadline: int
     """Last Unix time votes are accepted."""
     votes: int
-    """Votes so far (the proposer's included)."""
+    """Votes that count now (the proposer's included): of offices Active now that have kept
+    their admin key since they voted."""
     executed: bool
     """Whether its action took effect."""
+    threshold_bps: int
+    """The threshold when it was made; the stricter of it and the current one applies."""
     state: ProposalState
-    """Open, executed or expired, judged at the latest block."""
+    """Open, executed, expired or lapsed, judged at the latest block."""
 
 
 class Governance:
@@ -200,8 +235,30 @@ class Governance:
         return [_proposal_view(offset + index, raw, now) for index, raw in enumerate(page)]
 
     def has_voted(self, proposal_id: int, code: str) -> bool:
-        """Whether an office voted for a proposal."""
+        """Whether an office has a vote for a proposal that belongs to its current term (a vote
+        cast before the office left Active or replaced its admin key does not count)."""
         return bool(self._call("hasVoted", proposal_id, office_code_bytes2(code))[0])
+
+    def voters(self, proposal_id: int) -> tuple[str, ...]:
+        """The offices whose votes for a proposal count now, in order of first vote."""
+        (codes,) = self._call("voters", proposal_id)
+        return tuple(bytes(code).decode("ascii") for code in codes)
+
+    def status_history(self, code: str) -> list[StatusStep]:
+        """An office's status history, oldest first (empty for a code never admitted)."""
+        (steps,) = self._call("statusHistory", office_code_bytes2(code))
+        return [StatusStep(OfficeStatus(status), int(at)) for status, at in steps]
+
+    def status_at(self, code: str, timestamp: int) -> tuple[OfficeStatus, int | None]:
+        """An office's status at Unix time ``timestamp`` (``NONE`` before its admission) and
+        the time of its latest removal at or before then (None if none)."""
+        status, removed_at = self._call("statusAt", office_code_bytes2(code), timestamp)
+        return OfficeStatus(status), (int(removed_at) or None)
+
+    def attestation_registry(self) -> str | None:
+        """The AttestationRegistry consortium revocations apply to (None until bound)."""
+        (address,) = self._call("attestationRegistry")
+        return to_checksum_address(address) if int(address, 16) else None
 
     def schema_definition(self, schema_uid: bytes) -> str | None:
         """The definition of an approved attestation schema, None if not approved."""
@@ -279,6 +336,59 @@ class Governance:
             raise InvalidInputError("a schema definition must not be empty", field="definition")
         return self._propose(admin_key, ProposalAction.APPROVE_SCHEMA, name=definition)
 
+    def propose_replace_admin(self, admin_key: OfficeKey, code: str, new_admin: str) -> int:
+        """Propose replacing an Active or Suspended office's admin key; the old key is retired
+        for good, and its votes and proposals stop counting."""
+        return self._propose(
+            admin_key,
+            ProposalAction.REPLACE_ADMIN,
+            office=code,
+            account=_address(new_admin, "new_admin"),
+        )
+
+    def propose_readmit_office(
+        self,
+        admin_key: OfficeKey,
+        code: str,
+        name: str,
+        admin_account: str,
+        profile_hash: bytes = ZERO_HASH,
+    ) -> int:
+        """Propose admitting a removed office again under a new admin account; its former admin
+        and signer keys are retired, so it starts with no signer key."""
+        if not name.strip():
+            raise InvalidInputError("an office needs a name", field="name")
+        if len(profile_hash) != 32:
+            raise InvalidInputError("profile_hash must be 32 bytes", field="profile_hash")
+        return self._propose(
+            admin_key,
+            ProposalAction.READMIT_OFFICE,
+            office=code,
+            account=_address(admin_account, "admin_account"),
+            name=name,
+            data_hash=profile_hash,
+        )
+
+    def propose_revoke_attestation(self, admin_key: OfficeKey, uid: bytes) -> int:
+        """Propose revoking one attestation, whoever issued it."""
+        if not isinstance(uid, bytes) or len(uid) != 32 or uid == ZERO_HASH:
+            raise InvalidInputError("uid must be 32 bytes, not zero", field="uid")
+        return self._propose(admin_key, ProposalAction.REVOKE_ATTESTATION, data_hash=uid)
+
+    def propose_revoke_attestations_issued_since(
+        self, admin_key: OfficeKey, code: str, issued_since: int
+    ) -> int:
+        """Propose revoking every attestation of office ``code`` issued from Unix time
+        ``issued_since`` up to the proposal's execution."""
+        if not isinstance(issued_since, int) or not 0 <= issued_since < 2**64:
+            raise InvalidInputError("issued_since must be a Unix time", field="issued_since")
+        return self._propose(
+            admin_key,
+            ProposalAction.REVOKE_ATTESTATIONS_ISSUED_SINCE,
+            office=code,
+            value=issued_since,
+        )
+
     def _propose(
         self,
         admin_key: OfficeKey,
@@ -350,13 +460,27 @@ def _address(value: str, field: str) -> str:
 
 
 def _proposal_view(proposal_id: int, raw: tuple[Any, ...], now: int) -> ProposalView:
-    action, office, account, name, value, data_hash, proposer, created_at, deadline, votes, done = (
-        raw
-    )
+    (
+        action,
+        office,
+        account,
+        name,
+        value,
+        data_hash,
+        proposer,
+        created_at,
+        deadline,
+        votes,
+        done,
+        threshold_bps,
+        lapsed,
+    ) = raw
     if done:
         state = ProposalState.EXECUTED
     elif now > int(deadline):
         state = ProposalState.EXPIRED
+    elif lapsed:
+        state = ProposalState.LAPSED
     else:
         state = ProposalState.OPEN
     return ProposalView(
@@ -372,5 +496,6 @@ def _proposal_view(proposal_id: int, raw: tuple[Any, ...], now: int) -> Proposal
         deadline=int(deadline),
         votes=int(votes),
         executed=bool(done),
+        threshold_bps=int(threshold_bps),
         state=state,
     )
