@@ -63,6 +63,7 @@ def prefer_pysha3_for_libraries() -> None:
     """
     os.environ.setdefault("ETH_HASH_BACKEND", "pysha3")
 
+
 EVENT_CODE_LENGTH: Final = 8
 """Width of the contracts' ``bytes8 eventCode``."""
 
