@@ -40,14 +40,14 @@ SignerStatus = tuple[str | None, bool] | ChainError
 
 
 @cache
-def _ledger_immutable_offsets() -> tuple[int, ...]:
-    """Where the ``_registry`` immutable sits in RegisterLedger's runtime code.
+def _immutable_offsets(contract: str) -> tuple[int, ...]:
+    """Where a contract's immutables sit in its runtime code.
 
     solc leaves immutables as 32 zero bytes after a PUSH32 in ``deployedBytecode`` and the
     constructor writes the value there. A literal zero is never a PUSH32 (solc uses PUSH0), so
     every PUSH32 of zeros found by walking the opcodes is one.
     """
-    code = load_interface("RegisterLedger").deployed_bytecode
+    code = load_interface(contract).deployed_bytecode
     offsets = []
     position = 0
     while position < len(code):
@@ -62,13 +62,21 @@ def _ledger_immutable_offsets() -> tuple[int, ...]:
     return tuple(offsets)
 
 
+def _with_immutables(contract: str, code: bytes, value: bytes | None) -> bytes:
+    """``contract``'s artifact code with its immutables set to ``value`` (a 32-byte word), or
+    to whatever ``code`` holds there when ``value`` is None (an immutable the verifier has no
+    way to know, such as OfficeRegistry's deployer: the logic around it is still compared)."""
+    expected = bytearray(load_interface(contract).deployed_bytecode)
+    for offset in _immutable_offsets(contract):
+        word = value if value is not None else code[offset : offset + _WORD]
+        expected[offset : offset + _WORD] = word.ljust(_WORD, b"\0")[:_WORD]
+    return bytes(expected)
+
+
 def expected_ledger_code(registry_address: str) -> bytes:
     """The runtime code of a genuine RegisterLedger bound to ``registry_address``."""
-    code = bytearray(load_interface("RegisterLedger").deployed_bytecode)
     value = bytes(12) + bytes.fromhex(registry_address[2:])
-    for offset in _ledger_immutable_offsets():
-        code[offset : offset + _WORD] = value
-    return bytes(code)
+    return _with_immutables("RegisterLedger", b"", value)
 
 
 def code_problems(
@@ -78,7 +86,7 @@ def code_problems(
     problems = []
     if not registry_code:
         problems.append(f"no contract at OfficeRegistry address {registry_address}")
-    elif registry_code != load_interface("OfficeRegistry").deployed_bytecode:
+    elif registry_code != _with_immutables("OfficeRegistry", registry_code, None):
         problems.append(f"the contract at {registry_address} is not ipchain's OfficeRegistry")
     if not ledger_code:
         problems.append(f"no contract at RegisterLedger address {ledger_address}")
