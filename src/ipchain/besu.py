@@ -540,4 +540,7 @@ def _deploy(settings: Any, backend: ChainBackend, spec: Path, deployer_name: str
 
 
 if __name__ == "__main__":
+    from ipchain.encoding import prefer_pysha3_for_libraries
+
+    prefer_pysha3_for_libraries()
     raise SystemExit(main())
