@@ -195,11 +195,12 @@ def test_credentials(node: RunningNode, case: str) -> None:
 
 
 def test_revoked_token(node: RunningNode) -> None:
-    from ipchain.node.tokens import revoke
+    from ipchain.node.tokens import list_tokens, revoke_token
 
     token = node.service.create_token("EM")
     with node.service.session_factory() as session:
-        revoke(session, token)
+        (made,) = list_tokens(session, "EM")
+        revoke_token(session, made.id)
         session.commit()
     response = node.client.post(EVENTS, json=good(), headers={"Authorization": f"Bearer {token}"})
     assert_problem(response, 401, "unauthenticated", "Authorization")
