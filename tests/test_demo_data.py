@@ -11,12 +11,11 @@ import pytest
 from ipchain.encoding import canonical_bytes
 from ipchain.register.catalog import IpType, RecordKey, RecordStatus, find_office
 from ipchain.register.demo_data import DEMO_AS_OF, demo_image, generate_demo_events
+from ipchain.register.history import current_record_data, replay_history
 from ipchain.register.models import (
     DesignData,
     RegisterEvent,
     TrademarkData,
-    current_record_data,
-    replay_history,
 )
 
 Histories = dict[RecordKey, list[RegisterEvent]]

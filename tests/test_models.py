@@ -19,6 +19,12 @@ from ipchain.errors import (
     UnknownEventCodeError,
 )
 from ipchain.register.catalog import RecordKey, RecordStatus
+from ipchain.register.history import (
+    check_transition,
+    current_record_data,
+    derive_status,
+    replay_history,
+)
 from ipchain.register.models import (
     SCHEMA,
     DesignData,
@@ -30,10 +36,6 @@ from ipchain.register.models import (
     RecordLink,
     RegisterEvent,
     TrademarkData,
-    check_transition,
-    current_record_data,
-    derive_status,
-    replay_history,
 )
 
 HASH_A = "0x" + "ab" * 32
@@ -355,7 +357,8 @@ FILING = TrademarkData(
 )
 def test_status_derived_from_history(codes: list[str], status: RecordStatus) -> None:
     events = [event(code, FILING if code == "A10" else None) for code in codes]
-    assert derive_status(events) is status
+    assert derive_status(codes) is status
+    assert derive_status(codes, strict=False) is status  # the index's reading agrees
     # Each prefix passes the transition check from its predecessor's status.
     state = replay_history([])
     for item in events:
@@ -389,8 +392,12 @@ def test_impossible_transitions_are_rejected(codes: list[str], refused: str) -> 
     with pytest.raises(StateTransitionError, match=refused) as caught:
         replay_history(events)
     assert caught.value.field == "event_code"
+    with pytest.raises(StateTransitionError, match=refused):
+        derive_status(codes)
     # Everything before the refused event was fine.
     replay_history(events[:-1])
+    # What the chain holds is shown all the same: the lenient reading never refuses.
+    assert derive_status(codes, strict=False) is not None
 
 
 def test_check_transition_before_filing() -> None:
@@ -406,6 +413,13 @@ def test_history_is_one_record() -> None:
     assert caught.value.field == "record_key"
     with pytest.raises(InvalidInputError):
         derive_status([])
+    assert derive_status([], strict=False) is None
+
+
+def test_strict_status_refuses_codes_outside_the_catalogue() -> None:
+    with pytest.raises(UnknownEventCodeError):
+        derive_status(["A10", "Z99"])
+    assert derive_status(["A10", "Z99"], strict=False) is RecordStatus.FILED
 
 
 def test_current_record_data_merges_in_order() -> None:

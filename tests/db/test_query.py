@@ -17,8 +17,9 @@ from ipchain.contracts.register_ledger import AnchoredEvent
 from ipchain.encoding import ZERO_HASH, canonical_bytes, document_hash, entry_hash, record_id
 from ipchain.encoding import event_code_bytes8 as code8
 from ipchain.errors import InvalidInputError, NotFoundError
-from ipchain.register.indexing import derive_status, merge_record_data, store_entries
-from ipchain.register.models import RegisterEvent, replay_history
+from ipchain.register.history import derive_status, replay_history
+from ipchain.register.indexing import merge_record_data, store_entries
+from ipchain.register.models import RegisterEvent
 from ipchain.register.queries import RecordFilter, RegisterQueries
 from tests.helpers.documents import design_event, trademark_event
 
@@ -131,7 +132,7 @@ def test_text_search_is_a_case_insensitive_substring_in_any_script(
 
 
 def test_pages_are_disjoint_and_counted(queries: RegisterQueries) -> None:
-    seen = []
+    seen: list[str] = []
     for offset in range(0, 6, 2):
         page = queries.search_records(RecordFilter(), limit=2, offset=offset)
         assert page.total == 6 and page.limit == 2 and page.offset == offset
@@ -235,8 +236,10 @@ def test_later_chunks_re_derive_records_from_their_whole_history(
 
 def test_derivation_is_lenient_where_the_model_is_strict() -> None:
     # A revival with nothing to revive, an unknown code: the status stays as it was.
-    assert derive_status(["A10", "C10", "Z99"]) == "filed"
-    assert derive_status([]) is None
+    assert derive_status(["A10", "C10", "Z99"], strict=False) == "filed"
+    assert derive_status([], strict=False) is None
+    with pytest.raises(InvalidInputError):
+        derive_status(["A10", "C10", "Z99"])
     assert merge_record_data([None, {"record_data": "not an object"}]) is None
 
 

@@ -9,10 +9,14 @@ reorg.
 Documents are read leniently. The chain accepted them (it checks only their SHA-256), and an
 index must show what the chain holds: a document is interpreted when it is a JSON object of the
 register-event schema whose record key and event code match its entry; each field the index
-needs is taken when it has the expected shape and left empty otherwise. The strict reading
-(:meth:`ipchain.register.models.RegisterEvent.from_document`) belongs to submission and verification;
-at about 140 µs a document it would cap catch-up far below its target. For documents it accepts,
-the derivation here gives the same status and record data (a test holds the two together).
+needs is taken when it has the expected shape and left empty otherwise. The status comes from
+the domain's status machine in its lenient mode
+(:func:`ipchain.register.history.derive_status` with ``strict=False``): the chain holds what
+the office anchored, and the index shows it. The strict reading of documents
+(:meth:`ipchain.register.models.RegisterEvent.from_document`) belongs to submission and
+verification: at about 20 µs a document it would add a quarter to the indexer's CPU time per
+event, and refuse what the index must show. For histories it accepts, the derivation here
+gives the same status and record data (a test holds the two together).
 """
 
 from __future__ import annotations
@@ -40,7 +44,8 @@ from ipchain.db.register import (
     records,
 )
 from ipchain.errors import ChainError
-from ipchain.register.catalog import EventCode, IpType, RecordKey, RecordStatus, event_catalog
+from ipchain.register.catalog import IpType, RecordKey
+from ipchain.register.history import derive_status
 from ipchain.register.models import SCHEMA
 
 logger = logging.getLogger(__name__)
@@ -117,33 +122,10 @@ class DerivedRecord:
     locarno_classes: list[str] = field(default_factory=list)
 
 
-def derive_status(codes: Iterable[str]) -> RecordStatus | None:
-    """A record's status from its event codes, by the catalogue's status effects.
-
-    The same effects as :meth:`ipchain.register.models.RecordState.after`, applied without its
-    transition checks: the chain holds what the office anchored, and the index shows it. Codes
-    outside the catalogue leave the status as it is.
-    """
-    catalogue: Mapping[str, EventCode] = event_catalog().codes
-    status: RecordStatus | None = None
-    earlier: list[RecordStatus] = []
-    for code in codes:
-        info = catalogue.get(code)
-        if info is None:
-            continue
-        if info.restores_previous_status:
-            if earlier:
-                status = earlier.pop()
-        elif info.sets_status is not None and info.sets_status != status:
-            if status is not None:
-                earlier.append(status)
-            status = info.sets_status
-    return status
-
-
 def merge_record_data(documents: Iterable[Mapping[str, Any] | None]) -> dict[str, Any] | None:
     """Record data merged over the history: each field an event establishes replaces the
-    earlier value (as :meth:`ipchain.register.models.TrademarkData.merged_with` does field by field)."""
+    earlier value (as :meth:`ipchain.register.models.TrademarkData.merged_with` does field by
+    field)."""
     merged: dict[str, Any] | None = None
     for document in documents:
         update = None if document is None else document.get("record_data")
@@ -197,7 +179,7 @@ def derive_record(record_key: str, history: Sequence[HistoryItem]) -> DerivedRec
     """The ``records`` row of a record from its whole history, ordered by ``seq``."""
     head = history[-1]
     office, ip_type, number = record_key[:2], record_key[3:5], record_key[6:]
-    status = derive_status(item.event_code for item in history)
+    status = derive_status((item.event_code for item in history), strict=False)
     data = merge_record_data(item.document for item in history)
     mark_text = None if data is None else _mark_text(ip_type, data)
     row = {

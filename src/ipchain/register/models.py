@@ -8,14 +8,13 @@ exactly the same JSON and therefore the same hash.
 
 Record data follows WIPO ST.96 element names, in snake_case (``ST96_ELEMENT_NAMES`` maps each
 field to its element). A record's status is never asserted by an office: it is derived from the
-event history by the catalogue's status effects (:mod:`ipchain.register.history`, whose names are
-re-exported here: :func:`replay_history`, :class:`RecordState` ...).
+event history by the catalogue's status effects, in :mod:`ipchain.register.history` (which
+depends on this module, not the other way round).
 
 Every value validates itself on construction, naming the offending field (relative to itself);
 :meth:`RegisterEvent.from_document` reports the full dotted path, e.g.
 ``record_data.nice_classes[0].class_number``. Documents are read by
-:mod:`ipchain.register.documents`: a quick pass for the usual valid document, and a
-careful one, field by field, to name the first problem of a bad one.
+:mod:`ipchain.register.documents`, field by field, naming the first problem of a bad one.
 """
 
 from __future__ import annotations
@@ -39,22 +38,9 @@ from ipchain.register.catalog import (
     is_nice_class,
     is_vienna_code,
 )
-from ipchain.register.documents import (
-    ABSENT,
-    NotQuickError,
-    member,
-    read_object,
-    read_quickly,
-    read_record_key,
-    to_json,
-)
+from ipchain.register.documents import ABSENT, member, read_object, read_record_key, to_json
 from ipchain.register.documents import invalid as _invalid
 from ipchain.register.documents import relocated as _relocated
-from ipchain.register.history import RecordState as RecordState
-from ipchain.register.history import check_transition as check_transition
-from ipchain.register.history import current_record_data as current_record_data
-from ipchain.register.history import derive_status as derive_status
-from ipchain.register.history import replay_history as replay_history
 
 SCHEMA: Final = "ipchain/register-event/v1"
 """The ``schema`` member of every register event document."""
@@ -294,7 +280,8 @@ class RecordLink:
     """The date the link refers to (priority date, designation date)."""
 
     def __post_init__(self) -> None:
-        if self.relation not in event_catalog().link_relations:
+        relation = self.relation
+        if not isinstance(relation, str) or relation not in event_catalog().link_relations:
             raise _invalid("relation", f"{self.relation!r:.40} is not a known link relation")
         if (self.record_key is None) == (self.external_number is None):
             raise _invalid("record_key", "give exactly one of record_key and external_number")
@@ -553,29 +540,21 @@ class RegisterEvent:
     @classmethod
     def from_document(cls, document: Mapping[str, Any]) -> RegisterEvent:
         """Read a register event document strictly; errors name the dotted field path."""
+        if not isinstance(document, Mapping):
+            raise _invalid("document", "must be a JSON object")
+        if member(document, "schema", "", required=True) != SCHEMA:
+            raise _invalid("schema", f"must be {SCHEMA!r}")
+        key = read_record_key(member(document, "record_key", "", required=True), "record_key")
+        # The record key says which kind of record data to expect.
+        data_type = TrademarkData if key.ip_type is IpType.TRADEMARK else DesignData
+        data = member(document, "record_data", "")
         try:
-            return _read_event(document, quickly=True)
-        except (NotQuickError, InvalidInputError):
-            pass  # a bad document: read it again, carefully, for the error to report
-        return _read_event(document, quickly=False)
+            record_data = None if data is ABSENT else read_object(data_type, data)
+        except InvalidInputError as error:
+            raise _relocated(error, "record_data") from None
+        given = {"record_key": key, "record_data": record_data}
+        event: RegisterEvent = read_object(cls, document, given, _EVENT_MEMBERS)
+        return event
 
 
 _EVENT_MEMBERS: Final = frozenset({"schema", *(f.name for f in dataclasses.fields(RegisterEvent))})
-
-
-def _read_event(document: Mapping[str, Any], *, quickly: bool) -> RegisterEvent:
-    read = read_quickly if quickly else read_object
-    if not isinstance(document, Mapping):
-        raise _invalid("document", "must be a JSON object")
-    if member(document, "schema", "", required=True) != SCHEMA:
-        raise _invalid("schema", f"must be {SCHEMA!r}")
-    key = read_record_key(member(document, "record_key", "", required=True), "record_key")
-    # The record key says which kind of record data to expect.
-    data_type = TrademarkData if key.ip_type is IpType.TRADEMARK else DesignData
-    data = member(document, "record_data", "")
-    given = {
-        "record_key": key,
-        "record_data": None if data is ABSENT else read(data_type, data, "record_data"),
-    }
-    event: RegisterEvent = read(RegisterEvent, document, "", given, _EVENT_MEMBERS)
-    return event
