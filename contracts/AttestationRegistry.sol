@@ -41,6 +41,7 @@ contract AttestationRegistry is IAttestationRegistry, EIP712, Nonces {
 
     IOfficeRegistry private immutable _registry;
     mapping(bytes32 uid => Attestation) private _attestations;
+    mapping(bytes32 uid => uint32 admission) private _issuerAdmissions;
     mapping(bytes2 issuer => IssuerRevocation[]) private _issuerRevocations;
     uint256 private _attestationCount;
 
@@ -165,9 +166,9 @@ contract AttestationRegistry is IAttestationRegistry, EIP712, Nonces {
     /// @notice Whether an attestation held at Unix time `timestamp`, and if not, the first
     /// reason in this order: no such attestation (`Unknown`), issued after `timestamp`
     /// (`NotYetIssued`), revoked at or before it by its issuer or by a consortium vote
-    /// (`Revoked`), expired at it (`Expired`), its issuer removed at or before it and not
-    /// before the attestation was issued (`IssuerRemoved`, for good: a re-admission does not
-    /// bring it back), its issuer not Active at it (`IssuerSuspended`, until reinstated).
+    /// (`Revoked`), expired at it (`Expired`), the issuer's membership under which it was
+    /// issued ended by removal at or before it (`IssuerRemoved`, for good: a re-admission does
+    /// not bring it back), its issuer not Active at it (`IssuerSuspended`, until reinstated).
     /// @param uid The attestation's uid.
     /// @param timestamp Unix time.
     function validityAt(bytes32 uid, uint64 timestamp) external view returns (Validity) {
@@ -251,6 +252,7 @@ contract AttestationRegistry is IAttestationRegistry, EIP712, Nonces {
                 serial
             )
         );
+        _issuerAdmissions[uid] = _registry.admissionCount(code);
         _attestations[uid] = Attestation({
             schema: request.schema,
             subject: request.subject,
@@ -303,9 +305,12 @@ contract AttestationRegistry is IAttestationRegistry, EIP712, Nonces {
         uint64 revokedAt = _revokedAt(record);
         if (revokedAt != 0 && revokedAt <= timestamp) return Validity.Revoked;
         if (record.expiresAt != 0 && record.expiresAt <= timestamp) return Validity.Expired;
-        (IOfficeRegistry.OfficeStatus status, uint64 removedAt) = _registry.statusAt(record.issuerOffice, timestamp);
-        if (removedAt != 0 && removedAt >= issuedAt) return Validity.IssuerRemoved;
-        if (status != IOfficeRegistry.OfficeStatus.Active) return Validity.IssuerSuspended;
+        bytes2 issuer = record.issuerOffice;
+        uint64 removedAt = _registry.removedAt(issuer, _issuerAdmissions[uid]);
+        if (removedAt != 0 && removedAt <= timestamp) return Validity.IssuerRemoved;
+        if (_registry.statusAt(issuer, timestamp) != IOfficeRegistry.OfficeStatus.Active) {
+            return Validity.IssuerSuspended;
+        }
         return Validity.Valid;
     }
 

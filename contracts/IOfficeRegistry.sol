@@ -312,11 +312,18 @@ interface IOfficeRegistry {
     /// @notice An office's status at a past or present time, from its status history.
     /// @param code The office's code.
     /// @param timestamp Unix time.
-    /// @return status The status in force at `timestamp` (the latest change at or before it;
-    /// `None` before its admission).
-    /// @return lastRemovedAt Block time of its latest removal at or before `timestamp`, or 0.
-    function statusAt(
-        bytes2 code,
-        uint64 timestamp
-    ) external view returns (OfficeStatus status, uint64 lastRemovedAt);
+    /// @return The status in force at `timestamp`: set by the latest change at or before it
+    /// (`None` before its admission).
+    function statusAt(bytes2 code, uint64 timestamp) external view returns (OfficeStatus);
+
+    /// @notice How many times an office was admitted: 1 after its admission, one more after
+    /// each re-admission (0 for a code never admitted).
+    /// @param code The office's code.
+    function admissionCount(bytes2 code) external view returns (uint32);
+
+    /// @notice When an office's `admission`-th membership ended by removal.
+    /// @param code The office's code.
+    /// @param admission Which admission (1 for the first).
+    /// @return Block time of the removal, or 0 if that membership was not removed.
+    function removedAt(bytes2 code, uint32 admission) external view returns (uint64);
 }

@@ -54,6 +54,8 @@ contract OfficeRegistry is IOfficeRegistry {
     bytes2[] private _codes;
     mapping(bytes2 code => StatusChange[]) private _statusHistory;
     mapping(bytes2 code => uint64 term) private _terms;
+    mapping(bytes2 code => uint32 count) private _admissions;
+    mapping(bytes2 code => mapping(uint32 admission => uint64 removedAt)) private _removals;
     mapping(address signer => bytes2 code) private _signerOffice;
     mapping(address admin => bytes2 code) private _adminOffice;
     mapping(bytes2 code => address[]) private _signers;
@@ -129,18 +131,22 @@ contract OfficeRegistry is IOfficeRegistry {
     }
 
     /// @inheritdoc IOfficeRegistry
-    function statusAt(
-        bytes2 code,
-        uint64 timestamp
-    ) external view returns (OfficeStatus status, uint64 lastRemovedAt) {
+    function statusAt(bytes2 code, uint64 timestamp) external view returns (OfficeStatus) {
         StatusChange[] storage history = _statusHistory[code];
-        uint256 end = history.length;
-        while (end > 0 && history[end - 1].changedAt > timestamp) end--;
-        if (end == 0) return (OfficeStatus.None, 0);
-        status = history[end - 1].status;
-        for (uint256 i = end; i > 0; i--) {
-            if (history[i - 1].status == OfficeStatus.Removed) return (status, history[i - 1].changedAt);
+        for (uint256 i = history.length; i > 0; i--) {
+            if (history[i - 1].changedAt <= timestamp) return history[i - 1].status;
         }
+        return OfficeStatus.None;
+    }
+
+    /// @inheritdoc IOfficeRegistry
+    function admissionCount(bytes2 code) external view returns (uint32) {
+        return _admissions[code];
+    }
+
+    /// @inheritdoc IOfficeRegistry
+    function removedAt(bytes2 code, uint32 admission) external view returns (uint64) {
+        return _removals[code][admission];
     }
 
     /// @notice Number of Active offices (the electorate).
@@ -551,6 +557,7 @@ contract OfficeRegistry is IOfficeRegistry {
         _codes.push(code);
         _adminOffice[admin] = code;
         _terms[code] = 1;
+        _admissions[code] = 1;
         _activeOffices += 1;
         _statusHistory[code].push(StatusChange(OfficeStatus.Active, uint64(block.timestamp)));
         emit OfficeAdmitted(code, name, admin, profileHash);
@@ -575,6 +582,7 @@ contract OfficeRegistry is IOfficeRegistry {
         o.profileHash = profileHash;
         _adminOffice[admin] = code;
         _terms[code] += 1;
+        _admissions[code] += 1;
         emit OfficeReadmitted(code, name, admin, profileHash);
         _setStatus(code, OfficeStatus.Active);
     }
@@ -604,6 +612,7 @@ contract OfficeRegistry is IOfficeRegistry {
             _terms[code] += 1;
         }
         if (!wasActive && status == OfficeStatus.Active) _activeOffices += 1;
+        if (status == OfficeStatus.Removed) _removals[code][_admissions[code]] = uint64(block.timestamp);
         _statusHistory[code].push(StatusChange(status, uint64(block.timestamp)));
         emit OfficeStatusChanged(code, status);
     }

@@ -327,7 +327,6 @@ def test_past_entries_stay_and_attestations_follow_their_issuers_status(world: W
     )
     assert not world.attestations.is_valid(suspended.uid)
     assert world.attestations.status_at(suspended.uid) is AttestationStatus.ISSUER_SUSPENDED
-    assert world.attestations.is_valid_at(suspended.uid, suspended.issued_at)
     assert world.attestations.is_valid(by_revoked_key.uid)
     assert world.past_attestations["revoked_key"].attester == world.retired_em_signer.address
     assert world.gov.office("FR").status is OfficeStatus.SUSPENDED

@@ -1,6 +1,7 @@
-"""Proposal lifecycle on OfficeRegistry through ipchain.governance.registry: admission, suspension and
-reinstatement enforced on RegisterLedger, thresholds, events, proposal-state denials (expired,
-double vote, executed, below threshold, non-member vote) and bad input that writes nothing."""
+"""Proposal lifecycle on OfficeRegistry through ipchain.governance.registry: admission,
+suspension and reinstatement enforced on RegisterLedger, thresholds, events, proposal-state
+denials (expired, double vote, executed, below threshold, non-member vote) and bad input that
+writes nothing."""
 
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ move chain time (anvil only), and anchor one register event."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Sequence
 
 import pytest
@@ -16,8 +17,9 @@ from ipchain.encoding import ZERO_HASH, event_code_bytes8
 from ipchain.errors import ContractRevertError
 from ipchain.governance.registry import Governance
 from ipchain.keys import OfficeKey
+from ipchain.node.setup import fund
 from ipchain.register.ledger import EventToAnchor, Ledger
-from tests.helpers.consortium import Consortium
+from tests.helpers.consortium import Consortium, new_key
 
 
 def governance(consortium: Consortium) -> Governance:
@@ -83,3 +85,59 @@ def advance_time(backend: ChainBackend, seconds: int) -> None:
 
 def latest_timestamp(backend: ChainBackend) -> int:
     return backend.get_block(backend.block_number()).timestamp
+
+
+ZERO_ADDRESS = "0x" + "00" * 20
+
+
+def raw_propose(
+    gov: Governance,
+    key: OfficeKey,
+    action: int,
+    *,
+    office: bytes = b"\0\0",
+    account: str = ZERO_ADDRESS,
+    name: str = "",
+    value: int = 0,
+    data_hash: bytes = ZERO_HASH,
+) -> Receipt:
+    """Send ``propose`` as given, past the binding's own checks, so the contract alone decides
+    (unknown actions, surplus or missing arguments)."""
+    return send_and_confirm(
+        gov.backend,
+        key,
+        to=gov.registry_address,
+        data=gov.registry.encode_call("propose", action, office, account, name, value, data_hash),
+        gas=1_000_000,
+        interfaces=[gov.registry],
+    )
+
+
+def funded_key(backend: ChainBackend) -> OfficeKey:
+    """A fresh key with gas money."""
+    key = new_key()
+    fund(backend, [key.address])
+    return key
+
+
+def tick(backend: ChainBackend) -> None:
+    """Let at least one second pass on the chain, so the next block's time is later than the
+    latest block's (the embedded chain's blocks always are; anvil's may share a second)."""
+    from ipchain.chain.rpc import RpcChain
+
+    if isinstance(backend, RpcChain):
+        backend.request("evm_increaseTime", [1])
+        backend.request("evm_mine", [])
+
+
+_parties = itertools.count(1)
+
+
+def party_claim(office: str) -> dict[str, str]:
+    """A fresh ``ipchain/party-identity/v1`` claim by ``office``."""
+    return {
+        "party_id": f"{office}:applicant:{next(_parties)}",
+        "role": "applicant",
+        "name": "Example Trading Ltd",
+        "office_code": office,
+    }

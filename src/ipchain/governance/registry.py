@@ -249,11 +249,17 @@ class Governance:
         (steps,) = self._call("statusHistory", office_code_bytes2(code))
         return [StatusStep(OfficeStatus(status), int(at)) for status, at in steps]
 
-    def status_at(self, code: str, timestamp: int) -> tuple[OfficeStatus, int | None]:
-        """An office's status at Unix time ``timestamp`` (``NONE`` before its admission) and
-        the time of its latest removal at or before then (None if none)."""
-        status, removed_at = self._call("statusAt", office_code_bytes2(code), timestamp)
-        return OfficeStatus(status), (int(removed_at) or None)
+    def status_at(self, code: str, timestamp: int) -> OfficeStatus:
+        """An office's status at Unix time ``timestamp`` (``NONE`` before its admission)."""
+        return OfficeStatus(self._call("statusAt", office_code_bytes2(code), timestamp)[0])
+
+    def admission_count(self, code: str) -> int:
+        """How many times an office was admitted (1, plus one per re-admission; 0 if never)."""
+        return int(self._call("admissionCount", office_code_bytes2(code))[0])
+
+    def removed_at(self, code: str, admission: int) -> int | None:
+        """When an office's ``admission``-th membership ended by removal (None if it did not)."""
+        return int(self._call("removedAt", office_code_bytes2(code), admission)[0]) or None
 
     def attestation_registry(self) -> str | None:
         """The AttestationRegistry consortium revocations apply to (None until bound)."""
