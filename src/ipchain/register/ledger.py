@@ -32,14 +32,21 @@ from ipchain.keys import OfficeKey
 
 # Gas per transaction: a fixed part plus a per-entry part measured on first entries of new
 # records (two fresh storage slots, one log with the record key), with headroom. Explicit gas
-# avoids an estimation round trip per transaction (DESIGN §8).
+# avoids an estimation round trip per transaction (DESIGN §8). Measured (docs/benchmarks.md,
+# "Besu: gas per entry"): ~72,000 gas per entry with a 700-byte document, ~40 gas per document
+# byte for 64 KiB documents (the EIP-7623 calldata floor), so these limits stay above it.
 _GAS_PER_TRANSACTION = 60_000
 _GAS_PER_ENTRY = 75_000
 _GAS_PER_DOCUMENT_BYTE = 40  # calldata (16) + log data (8) + copies and hashing, rounded up
 
-DEFAULT_BATCH_SIZE = 250
+MAX_TRANSACTION_GAS = 16_777_216
+"""Highest gas limit a batch is signed with: 2**24, the per-transaction cap of EIP-7825 (Osaka).
+Every chain gets batches within it, so the fork needs no change here."""
+
+DEFAULT_BATCH_SIZE = 150
 """Entries per transaction: large enough to amortise signing and block overhead, small enough
-that one block of the embedded chain holds several transactions."""
+that a batch of 700-byte documents (gas limit 15.6 M, ~10.8 M used) stays under
+:data:`MAX_TRANSACTION_GAS`. Batches of larger documents are split further by gas."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,13 +63,38 @@ class EventToAnchor:
     """The canonical document bytes, published with the entry; empty anchors the hash alone."""
 
 
+def _entry_gas(entry: tuple[str, bytes, bytes, bytes, bytes]) -> int:
+    return _GAS_PER_ENTRY + _GAS_PER_DOCUMENT_BYTE * (len(entry[4]) + len(entry[0]))
+
+
 def _transaction_gas(entries: Sequence[tuple[str, bytes, bytes, bytes, bytes]]) -> int:
-    document_bytes = sum(len(entry[4]) + len(entry[0]) for entry in entries)
-    return (
-        _GAS_PER_TRANSACTION
-        + _GAS_PER_ENTRY * len(entries)
-        + _GAS_PER_DOCUMENT_BYTE * document_bytes
-    )
+    return _GAS_PER_TRANSACTION + sum(_entry_gas(entry) for entry in entries)
+
+
+def _batches(
+    entries: Sequence[tuple[str, bytes, bytes, bytes, bytes]], batch_size: int
+) -> list[range]:
+    """Consecutive index ranges of at most ``batch_size`` entries whose transaction gas stays
+    within :data:`MAX_TRANSACTION_GAS`; an entry that cannot fit even alone is refused."""
+    if batch_size < 1:
+        raise InvalidInputError("batch_size must be at least 1", field="batch_size")
+    batches: list[range] = []
+    start, gas = 0, _GAS_PER_TRANSACTION
+    for index, entry in enumerate(entries):
+        needed = _entry_gas(entry)
+        if _GAS_PER_TRANSACTION + needed > MAX_TRANSACTION_GAS:
+            raise InvalidInputError(
+                f"entry {index} ({entry[0]}) alone needs {_GAS_PER_TRANSACTION + needed:,} gas, "
+                f"over the {MAX_TRANSACTION_GAS:,} per-transaction cap",
+                field="document",
+            )
+        if index > start and (index - start >= batch_size or gas + needed > MAX_TRANSACTION_GAS):
+            batches.append(range(start, index))
+            start, gas = index, _GAS_PER_TRANSACTION
+        gas += needed
+    if start < len(entries):
+        batches.append(range(start, len(entries)))
+    return batches
 
 
 class Ledger:
@@ -144,7 +176,8 @@ class Ledger:
         timeout: float = 300.0,
         known_heads: Mapping[str, tuple[bytes, int]] | None = None,
     ) -> list[AnchoredEvent]:
-        """Anchor events in order, ``batch_size`` entries per transaction.
+        """Anchor events in order, at most ``batch_size`` entries per transaction (fewer when
+        their gas would pass :data:`MAX_TRANSACTION_GAS`).
 
         Events of one record are linked in the order given, starting from the record's head on
         chain. All transactions are signed with consecutive nonces and sent together; the result
@@ -170,10 +203,11 @@ class Ledger:
                 args=(key.address,),
             )
         entries = self._link(events, office, known_heads or {})
+        batches = _batches([entry for entry, _ in entries], batch_size)
         transactions: list[tuple[bytes, bytes]] = []  # (calldata, raw)
         nonce = self.backend.get_nonce(key.address)
-        for start in range(0, len(entries), batch_size):
-            chunk = entries[start : start + batch_size]
+        for batch in batches:
+            chunk = entries[batch.start : batch.stop]
             calldata = encode_record_events(self._record_events_selector, [e for e, _ in chunk])
             raw = sign_transaction(
                 key,
@@ -265,15 +299,16 @@ class Ledger:
         batch_size: int = DEFAULT_BATCH_SIZE,
         nonce: int | None = None,
     ) -> list[SignedBatch]:
-        """``recordEvents`` transactions of ``batch_size`` entries each, signed with consecutive
-        nonces (from the account's next nonce unless given), not sent."""
-        if batch_size < 1:
-            raise InvalidInputError("batch_size must be at least 1", field="batch_size")
+        """``recordEvents`` transactions of at most ``batch_size`` entries each (fewer when their
+        gas would pass :data:`MAX_TRANSACTION_GAS`), signed with consecutive nonces (from the
+        account's next nonce unless given), not sent."""
+        every_entry = [entry.contract_entry() for entry in linked]
+        ranges = _batches(every_entry, batch_size)
         next_nonce = self.backend.get_nonce(key.address) if nonce is None else nonce
         batches = []
-        for start in range(0, len(linked), batch_size):
-            chunk = tuple(linked[start : start + batch_size])
-            contract_entries = [entry.contract_entry() for entry in chunk]
+        for batch in ranges:
+            chunk = tuple(linked[batch.start : batch.stop])
+            contract_entries = every_entry[batch.start : batch.stop]
             calldata = encode_record_events(self._record_events_selector, contract_entries)
             raw = sign_transaction(
                 key,
