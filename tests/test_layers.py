@@ -20,7 +20,6 @@ SOURCE = ROOT / "src"
 KNOWN_CYCLES: frozenset[frozenset[str]] = frozenset(
     {
         # Being removed by the issue 8 rewrites; delete each line once its cycle is gone.
-        frozenset({"ipchain.verification.bundle", "ipchain.verification.bundle_checks"}),
         frozenset({"ipchain.register.models", "ipchain.register.history"}),
     }
 )

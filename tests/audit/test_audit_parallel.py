@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from ipchain.verification.audit import audit
-from tests.audit.conftest import DESIGN, SECOND, TRADEMARK, IndexedNode
-from tests.audit.test_tamper import delete_row, edit_entry_hash, insert_duplicate, insert_row
+from tests.helpers.indexed_node import DESIGN, SECOND, TRADEMARK, IndexedNode
+from tests.helpers.tampering import delete_row, edit_entry_hash, insert_duplicate, insert_row
 
 
 def findings(node: IndexedNode, workers: int) -> tuple[set[tuple[object, ...]], object]:

@@ -18,9 +18,9 @@ from ipchain.cli.bundle import run_bundle
 from ipchain.cli.verify import EXIT_FAILED, EXIT_VERIFIED, run_verify
 from ipchain.config import Settings
 from ipchain.verification.bundle import load_bundle
-from tests.audit.conftest import DAY, TRADEMARK, IndexedNode
 from tests.helpers.consortium import deploy_test_consortium
 from tests.helpers.documents import to_anchor, trademark_event
+from tests.helpers.indexed_node import DAY, TRADEMARK, IndexedNode
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.audit.conftest import HASH_ONLY, TRADEMARK, IndexedNode
+from tests.helpers.indexed_node import HASH_ONLY, TRADEMARK, IndexedNode
 
 
 @pytest.fixture

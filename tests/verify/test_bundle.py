@@ -15,7 +15,7 @@ from ipchain.encoding import canonical_bytes
 from ipchain.errors import BundleFormatError, ChainMismatchError
 from ipchain.verification import BundleReport, Verdict, Verifier, verify_bundle
 from ipchain.verification.bundle import dump_bundle, load_bundle
-from tests.verify.conftest import OTHER_KEY, AnchoredRecord
+from tests.helpers.anchored_record import OTHER_KEY, AnchoredRecord
 
 Bundle = dict[str, Any]
 

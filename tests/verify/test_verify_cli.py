@@ -12,7 +12,7 @@ import pytest
 
 from ipchain.chain.anvil import AnvilNode
 from ipchain.cli.verify import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_VERIFIED, run_verify
-from tests.verify.conftest import AnchoredRecord
+from tests.helpers.anchored_record import AnchoredRecord
 
 
 def write(tmp_path: Path, bundle: dict[str, Any] | bytes) -> Path:
@@ -172,8 +172,8 @@ def test_verifies_against_a_node_embedded_chain(
     """Without --rpc, the embedded chain of --data-dir (closed by its node) is the chain."""
     from ipchain.chain.embedded import EmbeddedChain
     from ipchain.verification import build_bundle
+    from tests.helpers.anchored_record import RECORD_KEY, register_document, to_anchor
     from tests.helpers.consortium import deploy_test_consortium
-    from tests.verify.conftest import RECORD_KEY, register_document, to_anchor
 
     monkeypatch.delenv("IPCHAIN_RPC_URL", raising=False)
     node_dir = tmp_path / "node"

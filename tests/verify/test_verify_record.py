@@ -23,9 +23,9 @@ from ipchain.verification import (
 )
 from ipchain.verification.bundle import load_bundle
 from ipchain.verification.reader import ChainReader, expected_ledger_code
+from tests.helpers.anchored_record import RECORD_KEY, AnchoredRecord, register_document, to_anchor
 from tests.helpers.consortium import Consortium
 from tests.helpers.governance import governance, pass_proposal
-from tests.verify.conftest import RECORD_KEY, AnchoredRecord, register_document, to_anchor
 
 Verdicts = list[tuple[int | None, Verdict]]
 

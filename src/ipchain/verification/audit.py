@@ -204,8 +204,8 @@ def audit(
     """Cross-check the whole index database of ``session_factory`` against the chain.
 
     ``workers`` worker processes split the block range (a chain with an
-    :attr:`~ipchain.chain.base.ChainBackend.endpoint` only: the embedded chain is one process's); by default large databases (:data:`PARALLEL_FROM_EVENTS`) use one
-    per CPU. Discrepancies are reported, never raised; :class:`~ipchain.errors.ChainError` (or
+    :attr:`~ipchain.chain.base.ChainBackend.endpoint` only: the embedded chain is one
+    process's); by default large databases (:data:`PARALLEL_FROM_EVENTS`) use one per CPU. Discrepancies are reported, never raised; :class:`~ipchain.errors.ChainError` (or
     :class:`~ipchain.errors.ChainUnavailableError`) is raised when the chain cannot be read,
     including when it reorganises under the audit.
     """
