@@ -408,9 +408,7 @@ class Verifier:
         # its last block): they are reported apart, failing only when the head is required.
         claimed = {entry.entry_hash for entry in bundle.entries}
         seqs = {entry.seq for entry in bundle.entries}
-        last = max(
-            (e.seq for e in anchored if e.entry_hash in claimed or e.seq in seqs), default=0
-        )
+        last = max((e.seq for e in anchored if e.entry_hash in claimed or e.seq in seqs), default=0)
         anchored = [event for event in anchored if event.seq <= last]
         if [event.seq for event in anchored] != list(range(1, last + 1)):
             # The bundle's blocks do not hold the whole history up to its last event (an event
