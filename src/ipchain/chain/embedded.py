@@ -633,3 +633,21 @@ def _topic_set(topic: Topic) -> frozenset[bytes] | None:
     if isinstance(topic, bytes):
         return frozenset((topic,))
     return frozenset(bytes(value) for value in topic)
+
+
+def faucet_transfers(
+    chain_id: int, first_nonce: int, max_fee_per_gas: int, amounts: Mapping[str, int]
+) -> list[bytes]:
+    """Raw transfers from the dev faucet (its key is public: dev chains only), for a process
+    that reaches an embedded chain over JSON-RPC (``ipchain chain serve``)."""
+    return [
+        faucet_transfer(
+            chain_id,
+            first_nonce + offset,
+            max_fee_per_gas,
+            to_canonical_address(address),
+            wei,
+            gas=21_000,
+        )
+        for offset, (address, wei) in enumerate(amounts.items())
+    ]

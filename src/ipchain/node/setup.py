@@ -72,14 +72,24 @@ def fund(backend: ChainBackend, addresses: Sequence[str], wei: int = FUNDING_WEI
     (node_config/besu) instead, so elsewhere this does nothing."""
     from ipchain.chain.rpc import RpcChain
 
+    from ipchain.chain.embedded import EMBEDDED_CHAIN_ID, FAUCET_ADDRESS, faucet_transfers
+
     faucet = getattr(backend, "fund", None)  # the embedded chain has a genesis faucet
-    for address in addresses:
-        if backend.get_balance(address) >= wei // 2:
-            continue
-        if faucet is not None:
+    needy = {a: wei for a in addresses if backend.get_balance(a) < wei // 2}
+    if not needy:
+        return
+    if faucet is not None:
+        for address in needy:
             faucet(address, wei)
-        elif isinstance(backend, RpcChain) and backend.chain_id == ANVIL_CHAIN_ID:
+    elif isinstance(backend, RpcChain) and backend.chain_id == ANVIL_CHAIN_ID:
+        for address in needy:
             backend.request("anvil_setBalance", [address, hex(wei)])
+    elif isinstance(backend, RpcChain) and backend.chain_id == EMBEDDED_CHAIN_ID:
+        # An embedded chain served by its own process (ipchain chain serve): the same
+        # faucet, its transfers signed here and sent over JSON-RPC.
+        max_fee = 2 * int(backend.request("eth_gasPrice", []), 16) + 1
+        raws = faucet_transfers(backend.chain_id, backend.get_nonce(FAUCET_ADDRESS), max_fee, needy)
+        backend.wait_for_receipts(backend.send_raw_transactions(raws))
 
 
 def node_keystore(settings: Settings) -> Keystore:
