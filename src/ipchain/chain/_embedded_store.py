@@ -106,16 +106,35 @@ def lock_data_dir(data_dir: Path) -> IO[str]:
                 f"the embedded chain in {data_dir} is already open in this process; "
                 "share that EmbeddedChain instead of opening it twice"
             ) from None
+        served_at = _served_at(data_dir, owner)
+        if served_at is not None:
+            raise ChainUnavailableError(
+                f"the embedded chain in {data_dir} is served by 'ipchain chain serve' "
+                f"(pid {owner}) at {served_at}: use it with --rpc {served_at}"
+            ) from None
         by = f" (pid {owner})" if owner.isdigit() else ""
         raise ChainUnavailableError(
             f"the embedded chain in {data_dir} is already open in another process{by}; "
-            "stop that process, or share the chain over JSON-RPC (ipchain serve exposes it)"
+            "stop that process, or serve the chain as a node of its own with "
+            f"'ipchain chain serve --data-dir {data_dir}' and use the JSON-RPC URL it "
+            f"prints (also in {data_dir / 'chain-node.json'}) with --rpc"
         ) from None
     lock_file.seek(0)
     lock_file.truncate()
     lock_file.write(str(os.getpid()))
     lock_file.flush()
     return lock_file
+
+
+def _served_at(data_dir: Path, owner: str) -> str | None:
+    """The JSON-RPC URL ``chain-node.json`` gives when the lock's owner is that chain node."""
+    try:
+        info = json.loads((data_dir / "chain-node.json").read_text(encoding="utf-8"))
+        if str(info["pid"]) == owner and isinstance(info["url"], str):
+            return info["url"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
 
 
 def unlock(lock_file: IO[str]) -> None:

@@ -9,14 +9,18 @@ at once — are mined into one block: a single miner thread takes everything que
 milliseconds for stragglers, mines, and answers each ``eth_sendRawTransaction`` with its hash
 (or why it was rejected) once its block is on disk. So a client that saw the hash can read the
 receipt and the next nonce immediately; there is no pending pool to reason about.
+
+Given a :class:`~ipchain.chain.sender_policy.SenderPolicy` (as ``ipchain chain serve`` does),
+the server refuses a raw transaction whose sender the policy does not allow before it is
+queued, with a JSON-RPC error naming the sender and why; read-only methods stay public.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -30,6 +34,11 @@ from eth_utils.address import to_canonical_address, to_checksum_address
 from ipchain.chain._pyevm_chain import transaction_chain_id
 from ipchain.chain.base import LogEntry
 from ipchain.chain.embedded import CALL_GAS, EmbeddedChain, TransactionDetails
+from ipchain.chain.sender_policy import (
+    JSON_RPC_TRANSACTION_REJECTED,
+    SenderPolicy,
+    SenderRefusedError,
+)
 from ipchain.errors import (
     ChainError,
     ChainUnavailableError,
@@ -211,8 +220,15 @@ def _revert(error: ContractRevertError) -> RpcError:
 class EmbeddedRpcHandlers:
     """The JSON-RPC methods, over one chain, with the miner thread that batches transactions."""
 
-    def __init__(self, chain: EmbeddedChain, batch_window: float = BATCH_WINDOW_SECONDS) -> None:
+    def __init__(
+        self,
+        chain: EmbeddedChain,
+        batch_window: float = BATCH_WINDOW_SECONDS,
+        policy: SenderPolicy | None = None,
+    ) -> None:
         self.chain = chain
+        self.policy = policy
+        """Who may send transactions (None: anyone)."""
         self._batch_window = batch_window
         self._incoming: queue.Queue[tuple[bytes, Future[bytes]] | None] = queue.Queue()
         self._miner = threading.Thread(target=self._mine_forever, name="rpc-miner", daemon=True)
@@ -263,6 +279,13 @@ class EmbeddedRpcHandlers:
             for _, future in batch:
                 future.set_exception(error)
             return
+        if self.policy is not None:
+            # Before any sender hears its transaction was mined: the deployer's next
+            # transaction must already find the OfficeRegistry it created.
+            try:
+                self.policy.mined([outcome for outcome in outcomes if isinstance(outcome, bytes)])
+            except Exception as error:  # the policy's bookkeeping must not lose the block
+                print(f"sender policy: {type(error).__name__}: {error}", file=sys.stderr)
         for (_, future), outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, bytes):
                 future.set_result(outcome)
@@ -375,9 +398,16 @@ class EmbeddedRpcHandlers:
         return self.sent(self.enqueue(raw))
 
     def enqueue(self, raw: str) -> Future[bytes]:
-        """Queue a raw transaction for the next block (see :meth:`sent`)."""
+        """Queue a raw transaction for the next block (see :meth:`sent`), once the sender
+        policy, if any, allows its sender."""
+        encoded = _to_bytes(raw)
+        if self.policy is not None:
+            try:
+                self.policy.check_raw(encoded)
+            except SenderRefusedError as error:
+                raise RpcError(JSON_RPC_TRANSACTION_REJECTED, str(error)) from None
         future: Future[bytes] = Future()
-        self._incoming.put((_to_bytes(raw), future))
+        self._incoming.put((encoded, future))
         return future
 
     @staticmethod
@@ -482,21 +512,29 @@ def _call_data(request: dict[str, Any]) -> bytes:
 def _answer_batch(handlers: EmbeddedRpcHandlers, requests: list[Any]) -> list[dict[str, Any]]:
     """Responses to a JSON-RPC batch. Its raw transactions are all queued before any is
     waited for, so they are mined together, in the batch's order."""
-    queued: dict[int, Future[bytes]] = {}
+    queued: dict[int, Callable[[], Any]] = {}
     for position, request in enumerate(requests):
         if _is_send(request):
-            # A malformed one is answered (as an error) below, through the normal path.
-            with contextlib.suppress(RpcError):
-                queued[position] = handlers.enqueue(request["params"][0])
+            # Malformed or refused, it is answered (as an error) below, in its place.
+            try:
+                future = handlers.enqueue(request["params"][0])
+            except RpcError as error:
+                queued[position] = functools.partial(_raise, error)
+            else:
+                queued[position] = functools.partial(handlers.sent, future)
     answers = []
     for position, request in enumerate(requests):
         if position in queued:
-            answer = _answer(handlers, request, functools.partial(handlers.sent, queued[position]))
+            answer = _answer(handlers, request, queued[position])
         else:
             answer = _answer(handlers, request)
         if answer is not None:
             answers.append(answer)
     return answers
+
+
+def _raise(error: RpcError) -> Any:
+    raise error
 
 
 def _is_send(request: Any) -> bool:
@@ -583,9 +621,11 @@ class EmbeddedRpcServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, chain: EmbeddedChain, host: str, port: int) -> None:
+    def __init__(
+        self, chain: EmbeddedChain, host: str, port: int, policy: SenderPolicy | None = None
+    ) -> None:
         super().__init__((host, port), _RequestHandler)
-        self.handlers = EmbeddedRpcHandlers(chain)
+        self.handlers = EmbeddedRpcHandlers(chain, policy=policy)
         self._thread = threading.Thread(target=self.serve_forever, name="rpc-http", daemon=True)
 
     @property
@@ -610,10 +650,14 @@ class EmbeddedRpcServer(ThreadingHTTPServer):
 
 
 def serve_embedded_rpc(
-    chain: EmbeddedChain, host: str = "127.0.0.1", port: int = 0
+    chain: EmbeddedChain,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    policy: SenderPolicy | None = None,
 ) -> tuple[EmbeddedRpcServer, str]:
     """Serve ``chain`` over JSON-RPC in background threads; return the server (call
-    ``stop()``, or use it as a context manager) and its URL. Port 0 picks a free port."""
-    server = EmbeddedRpcServer(chain, host, port)
+    ``stop()``, or use it as a context manager) and its URL. Port 0 picks a free port.
+    ``policy`` decides who may send transactions (default: anyone)."""
+    server = EmbeddedRpcServer(chain, host, port, policy)
     server.start()
     return server, server.url

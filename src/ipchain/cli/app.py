@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from ipchain.cli.chain import chain_app
 from ipchain.config import Settings
 from ipchain.encoding import prefer_pysha3_for_libraries
 from ipchain.errors import IpchainError, VerificationError
@@ -27,6 +28,7 @@ app = typer.Typer(
 )
 token_app = typer.Typer(help="API credentials bound to one office.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+app.add_typer(chain_app, name="chain")
 
 console = Console()
 errors = Console(stderr=True)
