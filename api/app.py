@@ -34,8 +34,10 @@ from api.routes import (
     verification,
     workshop,
 )
+from ipchain.config import Settings
+from ipchain.encoding import prefer_pysha3_for_libraries
 from ipchain.errors import NotFoundError
-from ipchain.node.service import NodeService
+from ipchain.node.service import NodeService, ServiceOptions
 
 DESCRIPTION = """\
 A permissioned-blockchain register of trademark and industrial-design events (WIPO CWS Task 59).
@@ -97,4 +99,16 @@ def create_app(service: NodeService, *, max_body_bytes: int = MAX_BODY_BYTES) ->
             {"code": code, "status": status, "title": title, "type": f"{PROBLEMS_PATH}/{code}"}
         )
 
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The API of the node the ``IPCHAIN_*`` settings name, for uvicorn's worker processes
+    (``--factory``): it reads the index and writes only the outbox; the node's writer process
+    anchors and indexes, and holds the signer keys."""
+    prefer_pysha3_for_libraries()
+    options = ServiceOptions(run_submitter=False, run_indexer=False)
+    service = NodeService(Settings(), options).start()
+    app = create_app(service)
+    app.router.on_shutdown.append(service.stop)
     return app

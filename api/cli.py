@@ -19,15 +19,20 @@ def serve(
     rpc_url: RpcUrl = None,
     demo: Annotated[bool, typer.Option(help="Load demo data on first start.")] = False,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    port: Annotated[int, typer.Option(help="Port of the HTTP API.")] = 8000,
+    rpc_port: Annotated[
+        int, typer.Option(help="Port of the embedded chain's JSON-RPC (without --rpc).")
+    ] = 8545,
+    workers: Annotated[
+        int | None, typer.Option(help="API worker processes (default: one per core).")
+    ] = None,
 ) -> None:
-    """Run the node: chain, indexer, submitter and the HTTP API."""
+    """Run the node as supervised processes: its chain (served over JSON-RPC when it is the
+    embedded one), the writer (submitter and indexer) and the HTTP API workers."""
     from api.server import run_server
-    from ipchain.node.setup import init_node
 
     settings = node_settings(data_dir, rpc_url)
-    init_node(settings).close()
-    run_server(settings, demo=demo, host=host, port=port)
+    run_server(settings, demo=demo, host=host, port=port, rpc_port=rpc_port, workers=workers)
 
 
 def main() -> None:

@@ -74,6 +74,9 @@ class ServiceOptions:
     """Offices whose signer keys to load (None: every ``XX-signer`` key in the keystore)."""
     indexer_interval: float = 0.1
     """Seconds between indexer polls when it has caught up."""
+    submitter_interval: float = 0.5
+    """Seconds between outbox polls when the submitter is idle and nobody wakes it (an API in
+    another process cannot: the writer process polls more often)."""
 
 
 class NodeService:
@@ -120,7 +123,10 @@ class NodeService:
         self.engine = make_engine(url)
         self.session_factory = session_factory(self.engine)
         try:
-            keys = self._load_signer_keys()
+            # Only a process that anchors decrypts the signer keys; an API process needs to
+            # know which offices this node writes for, which the keystore's addresses tell.
+            keys = self._load_signer_keys() if self.options.run_submitter else {}
+            offices = set(keys) if self.options.run_submitter else self._signing_offices()
             self.queries = RegisterQueries(self.session_factory)
             self.verifier = Verifier(
                 self.node.backend, self.node.deployment, session_factory=self.session_factory
@@ -146,7 +152,7 @@ class NodeService:
             )
             self.submissions = SubmissionService(
                 self.session_factory,
-                offices=keys,
+                offices=offices,
                 indexed_block=self.queries.indexed_block,
                 on_accepted=self.submitter.wake,
             )
@@ -162,7 +168,12 @@ class NodeService:
             self.engine.dispose()
             raise
         if self.options.run_submitter:
-            self._spawn("ipchain-submitter", self.submitter.run_forever, self._stop)
+            self._spawn(
+                "ipchain-submitter",
+                self.submitter.run_forever,
+                self._stop,
+                self.options.submitter_interval,
+            )
         if self.options.run_indexer:
             self._spawn(
                 "ipchain-indexer",
@@ -196,6 +207,25 @@ class NodeService:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
+
+    def _signing_offices(self) -> set[str]:
+        """The offices whose signer key this node holds and the chain knows as an active
+        office's signer, from the keystore's addresses (nothing decrypted)."""
+        if self._given_keys is not None:
+            candidates = {office: key.address for office, key in self._given_keys.items()}
+        else:
+            candidates = {
+                name[: -len(_SIGNER_SUFFIX)]: self.node.keystore.address_of(name)
+                for name in self.node.keystore.names()
+                if name.endswith(_SIGNER_SUFFIX)
+            }
+        wanted = self.options.signer_offices
+        return {
+            office
+            for office, address in candidates.items()
+            if (wanted is None or office in wanted)
+            and self.node.ledger.office_of(address) == (office, True)
+        }
 
     def _load_signer_keys(self) -> dict[str, OfficeKey]:
         """Decrypt each office signer key once (scrypt is slow on purpose) and keep it; skip,
@@ -371,6 +401,20 @@ def load_demo_data(
             service.submissions.submit(office, documents, _demo_key(office, number))
     service.wait_until_idle(timeout, progress=watch)
     return total
+
+
+def example_events(office: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A filing and a follow-up event document for a new record of ``office``, valid for the
+    API (for the first-run examples): the demo generator's first record, renumbered."""
+    from ipchain.register.demo_data import generate_demo_events
+
+    events = generate_demo_events([office], 1)
+    first = events[0].record_key
+    documents = [event.to_document() for event in events if event.record_key == first][:2]
+    number = f"{int(time.time()) % 10**9:09d}"
+    key = f"{first.office}/{first.ip_type.value}/{number}"
+    filing, follow_up = ({**document, "record_key": key} for document in documents)
+    return filing, follow_up
 
 
 def _demo_key(office: str, number: int) -> str:

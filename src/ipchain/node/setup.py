@@ -70,9 +70,8 @@ def fund(backend: ChainBackend, addresses: Sequence[str], wei: int = FUNDING_WEI
     """Give accounts gas money on a dev chain: the embedded chain's faucet, or anvil's
     ``anvil_setBalance``. A production consortium funds accounts in its genesis
     (node_config/besu) instead, so elsewhere this does nothing."""
-    from ipchain.chain.rpc import RpcChain
-
     from ipchain.chain.embedded import EMBEDDED_CHAIN_ID, FAUCET_ADDRESS, faucet_transfers
+    from ipchain.chain.rpc import RpcChain
 
     faucet = getattr(backend, "fund", None)  # the embedded chain has a genesis faucet
     needy = {a: wei for a in addresses if backend.get_balance(a) < wei // 2}
@@ -144,6 +143,17 @@ class Node:
     def close(self) -> None:
         """Close the chain connection."""
         self.backend.close()
+
+
+def deployer_address(settings: Settings) -> str:
+    """The address of the key that deploys (or deployed) this node's consortium, made now if
+    the node has none yet: a chain node started before ``init`` lets it deploy (and nothing
+    else) until the consortium is set up (``ipchain chain serve --deployer``)."""
+    keystore = node_keystore(settings)
+    if DEPLOYER_KEY not in set(keystore.names()):
+        password = keystore_password(settings, create=True)
+        keystore.create(DEPLOYER_KEY, password, Account.create().key)
+    return keystore.address_of(DEPLOYER_KEY)
 
 
 def init_node(
