@@ -55,8 +55,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     environment = {**os.environ, "IPCHAIN_KEYSTORE_FAST_KDF": "1"}
     with output.open("w") as sink:
         process = subprocess.Popen(
-            [*IPCHAIN, "serve", "--rpc", anvil.url, "--data-dir", str(data_dir)]
-            + ["--port", str(port), "--workers", "2", "--demo"],
+            [
+                *IPCHAIN,
+                *("serve", "--rpc", anvil.url, "--data-dir", str(data_dir)),
+                *("--port", str(port), "--workers", "2", "--demo"),
+            ],
             stdout=sink,
             stderr=subprocess.STDOUT,
             text=True,
