@@ -22,6 +22,7 @@ from eth_utils import keccak
 from ipchain import besu
 from ipchain.besu import (
     Allowlists,
+    AuditorNodeSpec,
     OfficeNodeSpec,
     allowlists_from_registry,
     decode_qbft_extra_data,
@@ -34,6 +35,7 @@ from ipchain.besu import (
     render_permissions,
     validator_address,
 )
+from ipchain.besu.files import START_TEMPLATE
 from ipchain.chain.anvil import AnvilNode
 from ipchain.chain.rpc import RpcChain
 from ipchain.contracts.bindings import Deployment
@@ -80,13 +82,17 @@ def test_genesis_is_qbft_prague_with_free_gas(
     assert config["qbft"] == {
         "blockperiodseconds": 2,
         "epochlength": 30000,
-        "requesttimeoutseconds": 4,
+        "requesttimeoutseconds": 8,
     }
+    # The round timeout covers at least two block periods (Besu's tuning guide starts there).
+    assert config["qbft"]["requesttimeoutseconds"] >= 2 * config["qbft"]["blockperiodseconds"]
     # The contracts are compiled for Prague: every fork up to it is active from genesis.
     assert config["londonBlock"] == config["shanghaiTime"] == config["pragueTime"] == 0
     assert config["zeroBaseFee"] is True
     assert genesis["mixHash"] == besu.ISTANBUL_MIX_HASH and genesis["difficulty"] == "0x1"
-    assert int(genesis["gasLimit"], 16) == 1_000_000_000
+    assert int(genesis["gasLimit"], 16) == besu.BLOCK_GAS_LIMIT == 50_000_000
+    # No system contract addresses: on QBFT, Besu then makes no Prague system calls.
+    assert not {k for k in config if k.endswith("ContractAddress")}
     # Every office starts from byte-identical genesis files.
     texts = {(folder / "genesis.json").read_bytes() for folder in folders.values()}
     assert len(texts) == 1
@@ -134,7 +140,7 @@ def test_extra_data_that_is_not_a_qbft_genesis_is_refused():
             decode_qbft_extra_data(extra_data)
 
 
-def test_alloc_funds_every_office_account_and_predeploys_prague_system_contracts(
+def test_alloc_funds_every_office_account_and_holds_the_prague_system_contracts(
     network: tuple[list[OfficeNodeSpec], dict[str, Path]],
 ):
     offices, folders = network
@@ -142,9 +148,14 @@ def test_alloc_funds_every_office_account_and_predeploys_prague_system_contracts
     for office in offices:
         for account in office.accounts:
             assert int(alloc[account.lower()]["balance"], 16) >= 10**21
-    # Without code at these addresses a Prague block's system calls fail and Besu halts.
+    # The Prague system contracts sit in state with the EIPs' code (inert: no system calls).
     for address in besu.SYSTEM_CONTRACTS:
         assert alloc[address]["code"].startswith("0x3373fffffffffffffffffffffffffffffffffffffffe")
+    # The request queues hold the excess inhibitor in slot 0, as Besu's reference genesis does.
+    inhibitor = {"0x" + "00" * 32: "0x" + "ff" * 32}
+    assert alloc["0x00000961ef480eb55e80d19ad83579a64c007002"]["storage"] == inhibitor
+    assert alloc["0x0000bbddc7ce488642fb579f8b00f3a590007251"]["storage"] == inhibitor
+    assert "storage" not in alloc["0x000f3df6d732807ef1319fb7b8bb8522d0beac02"]
     assert len(alloc) == len(besu.SYSTEM_CONTRACTS) + sum(len(o.accounts) for o in offices)
 
 
@@ -169,10 +180,27 @@ def test_offices_admitted_later_do_not_change_the_genesis(tmp_path: Path):
     late = OfficeNodeSpec(**{**newcomer.__dict__, "founding": False})
     assert genesis_document([*founders, late]) == genesis_document(founders)
     folders = generate_network([*founders, late], besu.CONSORTIUM_CHAIN_ID, tmp_path / "out")
-    assert (folders["MT"] / "genesis.json").read_bytes() == (
-        folders["EM"] / "genesis.json"
-    ).read_bytes()
-    assert late.enode in json.loads((folders["EM"] / "static-nodes.json").read_text())
+    # At founding only founders get folders, and only founders are allowlisted.
+    assert set(folders) == {"EM", "AU", "RU"}
+    assert late.enode not in json.loads((folders["EM"] / "static-nodes.json").read_text())
+    # The newcomer's folder comes later, with allowlists read from the registry.
+    with pytest.raises(InvalidInputError, match="registry"):
+        generate_network([*founders, late], 1234, tmp_path / "out", only=["MT"])
+    admitted = Allowlists(
+        accounts=tuple(a for o in (*founders, late) for a in o.accounts),
+        nodes=tuple(o.enode for o in (*founders, late)),
+    )
+    (folder,) = generate_network(
+        [*founders, late],
+        besu.CONSORTIUM_CHAIN_ID,
+        tmp_path / "out",
+        only=["MT"],
+        allowlists=admitted,
+    ).values()
+    assert (folder / "genesis.json").read_bytes() == (folders["EM"] / "genesis.json").read_bytes()
+    assert set(json.loads((folder / "static-nodes.json").read_text())) == {
+        o.enode for o in founders
+    }
 
 
 @pytest.mark.parametrize(
@@ -233,25 +261,103 @@ def test_config_points_besu_at_the_generated_files(
 ):
     offices, folders = network
     for office in offices:
-        config = tomllib.loads((folders[office.code] / "config.toml").read_text())
+        folder = folders[office.code]
+        config = tomllib.loads((folder / "config.toml").read_text())
         for option in ("genesis-file", "static-nodes-file", "permissions-nodes-config-file"):
-            assert (folders[office.code] / config[option]).exists()
+            assert (folder / config[option]).exists()
         assert config["node-private-key-file"] == "key"
         assert config["permissions-accounts-config-file-enabled"] is True
         assert config["permissions-nodes-config-file-enabled"] is True
         assert config["p2p-host"] == office.host and config["p2p-port"] == office.p2p_port
         assert config["rpc-http-port"] == office.rpc_port
-        assert config["rpc-http-host"] == "127.0.0.1"  # the JSON-RPC never faces the network
         assert config["min-gas-price"] == 0
         assert config["data-storage-format"] == "FOREST"  # past-block calls for auditors
+        assert config["target-gas-limit"] == besu.BLOCK_GAS_LIMIT
+        # A batch at the 16,777,216 gas cap (~420 KB) passes Besu's transaction pool.
+        assert config["tx-pool-max-tx-bytes"] >= 16_777_216 // 40
 
 
-def test_dns_hosts_enable_besus_dns_support(tmp_path: Path):
-    spec = office_spec("WO", tmp_path, 0, host="besu.wipo.example")
-    (folder,) = generate_network([spec], 1234, tmp_path / "out").values()
-    config = tomllib.loads((folder / "config.toml").read_text())
-    assert config["Xdns-enabled"] is True and "p2p-host" not in config
-    assert spec.enode.endswith("@besu.wipo.example:30303")
+def test_validator_rpc_keeps_qbft_and_perm_behind_a_token(
+    network: tuple[list[OfficeNodeSpec], dict[str, Path]],
+):
+    _offices, folders = network
+    config = tomllib.loads((folders["EM"] / "config.toml").read_text())
+    assert config["rpc-http-host"] == "127.0.0.1"  # the validator's RPC never faces the network
+    assert config["host-allowlist"] == ["localhost", "127.0.0.1"]
+    assert {"QBFT", "PERM"} <= set(config["rpc-http-api"])
+    assert config["rpc-http-authentication-enabled"] is True
+    assert config["rpc-http-authentication-jwt-public-key-file"] == "rpc-jwt.pub.pem"
+    assert config["rpc-http-authentication-jwt-algorithm"] == "RS256"
+    no_auth = config["rpc-http-api-methods-no-auth"]
+    assert not [m for m in no_auth if m.split("_")[0] not in ("eth", "net", "web3")]
+    # Everything the office's ipchain node calls is in the list, nothing it does not need.
+    rpc_source = (Path(besu.__file__).parents[1] / "chain" / "rpc.py").read_text()
+    used = set(re.findall(r'"((?:eth|net|web3)_[A-Za-z]+)"', rpc_source))
+    assert used <= set(no_auth), used - set(no_auth)
+
+
+def test_auditor_node_profile(tmp_path: Path):
+    spec = office_spec("EM", tmp_path, 0)
+    auditor = AuditorNodeSpec(
+        "audit", "audit.em.example", 30310, 8550, generate_node_key(tmp_path / "EM-audit")
+    )
+    offices = [
+        OfficeNodeSpec(**{**spec.__dict__, "auditor_nodes": (auditor,)}),
+        office_spec("AU", tmp_path, 1),
+    ]
+    folders = generate_network(offices, 1234, tmp_path / "out")
+    assert set(folders) == {"EM", "EM-audit", "AU"}
+    config = tomllib.loads((folders["EM-audit"] / "config.toml").read_text())
+    assert config["rpc-http-api"] == ["ETH", "NET", "WEB3"]
+    assert config["rpc-http-tls-enabled"] is True
+    assert config["rpc-http-tls-keystore-file"] == "rpc-tls.p12"
+    assert config["rpc-http-authentication-enabled"] is True
+    assert "rpc-http-api-methods-no-auth" not in config  # every call needs a token
+    assert config["data-storage-format"] == "FOREST" and config["sync-mode"] == "FULL"
+    assert config["rpc-http-host"] == "0.0.0.0"
+    assert "audit.em.example" in config["host-allowlist"]
+    assert config["rpc-gas-cap"] == besu.BLOCK_GAS_LIMIT
+    # Not a validator: not in the genesis; in every allowlist, like the validators.
+    genesis = json.loads((folders["AU"] / "genesis.json").read_text())
+    validators = decode_qbft_extra_data(bytes.fromhex(genesis["extraData"][2:]))
+    assert validator_address(auditor.node_public_key) not in validators
+    for folder in folders.values():
+        permissions = tomllib.loads((folder / "permissions_config.toml").read_text())
+        assert offices[0].nodes[1].enode in permissions["nodes-allowlist"]
+    start = (folders["EM-audit"] / "start.sh").read_text()
+    assert "rpc-tls.p12 rpc-tls.password" in start
+    node = json.loads((folders["EM-audit"] / "node.json").read_text())
+    assert node["role"] == "auditor" and node["rpc_url"] == "https://audit.em.example:8550"
+
+
+def test_one_dns_host_enables_dns_on_every_node(tmp_path: Path):
+    offices = [
+        office_spec("EM", tmp_path, 0, host="10.0.0.1"),
+        office_spec("WO", tmp_path, 1, host="besu.wipo.example"),
+        office_spec("AU", tmp_path, 2, host="10.0.0.3"),
+        office_spec("RU", tmp_path, 3, host="2001:db8::4"),
+    ]
+    folders = generate_network(offices, 1234, tmp_path / "out")
+    for office in offices:
+        config = tomllib.loads((folders[office.code] / "config.toml").read_text())
+        assert config["Xdns-enabled"] is True, office.code
+        # Each node advertises its own host; p2p-host takes IP addresses only.
+        if office.code == "WO":
+            assert "p2p-host" not in config
+        else:
+            assert config["p2p-host"] == office.host
+    assert offices[1].enode.endswith("@besu.wipo.example:30304")
+    assert offices[3].enode.endswith("@[2001:db8::4]:30306")
+    wo_peers = json.loads((folders["EM"] / "static-nodes.json").read_text())
+    assert offices[1].enode in wo_peers
+
+
+def test_without_dns_hosts_dns_stays_off(
+    network: tuple[list[OfficeNodeSpec], dict[str, Path]],
+):
+    _offices, folders = network
+    for folder in folders.values():
+        assert "Xdns-enabled" not in tomllib.loads((folder / "config.toml").read_text())
 
 
 def test_permissions_file_lists_every_founding_account_and_node(
@@ -269,6 +375,11 @@ def test_permissions_file_lists_every_founding_account_and_node(
 
 def test_committed_templates_match_the_generator():
     assert (NODE_CONFIG / "config.template.toml").read_text() == besu.CONFIG_TEMPLATE
+    assert (NODE_CONFIG / "auditor-config.template.toml").read_text() == (
+        besu.AUDITOR_CONFIG_TEMPLATE
+    )
+    assert (NODE_CONFIG / "start.template.sh").read_text() == START_TEMPLATE
+    assert (NODE_CONFIG / "BESU_VERSION").read_text().strip() == besu.BESU_VERSION
     chain_id, offices = load_network_spec(NODE_CONFIG / "network.example.json")
     generated = genesis_document(offices, chain_id)
     template = json.loads((NODE_CONFIG / "genesis.template.json").read_text())
@@ -291,11 +402,13 @@ def test_example_network_holds_only_public_dev_keys():
         return PrivateKey(keccak(text=f"ipchain besu example {label} - public, never use"))
 
     for office in offices:
-        assert office.node_public_key == dev(f"{office.code} node").public_key.to_bytes().hex()
         assert office.admin_address == dev(f"{office.code} admin").public_key.to_checksum_address()
         (signer,) = office.signer_addresses
         assert signer == dev(f"{office.code} signer").public_key.to_checksum_address()
-    assert not list(NODE_CONFIG.rglob("key"))
+        for node in office.nodes:
+            assert node.node_public_key == dev(f"{node.name} node").public_key.to_bytes().hex()
+    assert any(len(office.nodes) > 1 for office in offices)  # an auditor node, as an example
+    assert not list(NODE_CONFIG.rglob("key")) and not list(NODE_CONFIG.rglob("*.pem"))
 
 
 # ------------------------------------------------------------ allowlists from the OfficeRegistry
@@ -346,11 +459,20 @@ def test_allowlists_follow_the_registry(anvil_consortium: Consortium, tmp_path: 
     assert set(after.accounts) == expected - gone
     assert after.nodes == tuple(spec.enode for spec in specs if spec.code != "AU")
 
-    path = tmp_path / "permissions_config.toml"
-    besu.write_permissions(path, after)
-    written = tomllib.loads(path.read_text())
-    assert written["accounts-allowlist"] == [a.lower() for a in after.accounts]
-    assert written["nodes-allowlist"] == list(after.nodes)
+    # Every node's two files are rewritten together and agree: Besu refuses to start when a
+    # static node is not allowlisted, so after the suspension every node still restarts.
+    folders = generate_network(specs, consortium.backend.chain_id, tmp_path / "net")
+    written_nodes = besu.write_node_allowlists(list(folders.values()), after, specs)
+    assert [node.name for node in written_nodes] == ["EM", "AU", "RU"]
+    for name, folder in folders.items():
+        permissions = tomllib.loads((folder / "permissions_config.toml").read_text())
+        static = json.loads((folder / "static-nodes.json").read_text())
+        assert permissions["accounts-allowlist"] == [a.lower() for a in after.accounts]
+        assert permissions["nodes-allowlist"] == list(after.nodes)
+        assert set(static) <= set(permissions["nodes-allowlist"]), name
+        assert specs[1].enode not in static  # AU is no longer dialled
+        own = next(spec for spec in specs if spec.code == name).enode
+        assert set(static) == set(after.nodes) - {own}
 
 
 @pytest.mark.anvil
@@ -425,13 +547,27 @@ def test_command_line_founds_a_network_and_follows_it(
     )
     capsys.readouterr()
 
-    out = tmp_path / "besu" / "EM" / "permissions_config.toml"
+    node_dir = tmp_path / "besu" / "EM"
     listed = run(
-        "allowlists", spec, "--out", out, "--data-dir", tmp_path / "EM", "--rpc", anvil.url
+        "allowlists",
+        spec,
+        "--node-dir",
+        node_dir,
+        "--data-dir",
+        tmp_path / "EM",
+        "--rpc",
+        anvil.url,
     )
     accounts = {a for o in offices for a in (o["admin_address"], *o["signer_addresses"])}
-    assert set(listed["accounts"]) == accounts
-    assert tomllib.loads(out.read_text())["nodes-allowlist"] == listed["nodes"]
+    assert set(listed["accounts"]) == accounts and listed["nodes_written"] == ["EM"]
+    permissions = tomllib.loads((node_dir / "permissions_config.toml").read_text())
+    assert permissions["nodes-allowlist"] == listed["nodes"]
+    static = json.loads((node_dir / "static-nodes.json").read_text())
+    assert set(static) == set(listed["nodes"][1:])  # every other node, each allowlisted
+
+    # The network exists now: generating again would reset its permissions. Refused.
+    assert besu.main(["generate", str(spec), "--out", str(tmp_path / "besu")]) == 2
+    assert "already belongs to a network" in capsys.readouterr().err
 
     newcomer = new_key().address
     funded = run(

@@ -140,8 +140,9 @@ def bundle(
     add_help_option=False,
 )
 def besu(context: typer.Context) -> None:
-    """Besu QBFT network set-up across machines (see docs/deployment.md): node-key,
-    office-keys, generate, deploy, allowlists, fund."""
+    """Besu QBFT network across machines (docs/deployment.md): node-key, office-keys,
+    generate, refresh-config, deploy, allowlists, fund, admit, suspend, token, check-besu,
+    rehearse."""
     from ipchain.besu import main as besu_main
 
     raise typer.Exit(besu_main(context.args))
