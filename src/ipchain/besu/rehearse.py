@@ -76,6 +76,12 @@ def _int(value: Any) -> int:
     return int(str(value), 16)
 
 
+def _same_hex(found: Any, expected: str, *, numeric: bool) -> bool:
+    text = str(found or "0x").lower().removeprefix("0x")
+    wanted = expected.lower().removeprefix("0x")
+    return int(text or "0", 16) == int(wanted or "0", 16) if numeric else text == wanted
+
+
 def _block(node: NodeRpc, number: int | str) -> dict[str, Any]:
     tag = hex(number) if isinstance(number, int) else number
     block = node.call("eth_getBlockByNumber", [tag, False])
@@ -134,7 +140,7 @@ def check_genesis(nodes: Sequence[NodeRpc], genesis: dict[str, Any] | None = Non
             "stateRoot": genesis_state_root(genesis),
         }
         for name, value in expected.items():
-            if int(str(block.get(name, "0x")), 16) != int(value, 16):
+            if not _same_hex(block.get(name), value, numeric=name != "extraData"):
                 raise ChainMismatchError(
                     f"refused: the nodes' genesis is not genesis.json ({name} "
                     f"{str(block.get(name))[:20]}…, the file says {value[:20]}…)"
