@@ -335,11 +335,15 @@ class SignerKey(_Model):
 
 
 class Validity(_Model):
-    """Whether an attestation held at a moment (AttestationRegistry's isValidAt rule)."""
+    """Whether an attestation held at a moment (AttestationRegistry's validityAt rule)."""
 
     at: datetime.datetime = Field(description="The moment judged (a block's time for a block).")
     block: int | None = Field(default=None, description="The block judged at, when one was asked.")
-    status: str = Field(description="valid, revoked, expired or not-yet-issued.")
+    status: str = Field(
+        description="valid, revoked, expired, not-yet-issued, issuer-removed (its issuer was "
+        "removed since it was issued: for good) or issuer-suspended (its issuer was not active "
+        "then)."
+    )
     valid: bool
 
 
@@ -471,15 +475,32 @@ class ProposalOut(_Model):
     action: str = Field(description="admit-office, suspend-office, reinstate-office, …")
     office: str | None = None
     account: str | None = None
-    name: str = Field(default="", description="Office name (admission) or schema definition.")
-    value: int = Field(default=0, description="New threshold in basis points (threshold change).")
-    data_hash: str
+    name: str = Field(default="", description="Office name ((re-)admission) or schema definition.")
+    value: int = Field(
+        default=0,
+        description="New threshold in basis points (change-threshold), or the Unix time from "
+        "which an office's attestations are revoked (revoke-attestations-issued-since).",
+    )
+    data_hash: str = Field(
+        description="Profile hash ((re-)admission) or attestation uid (revoke-attestation)."
+    )
     proposer: str
     created_at: datetime.datetime
     deadline: datetime.datetime = Field(description="Last moment votes are accepted.")
-    votes: int
-    voters: list[str] | None = Field(default=None, description="Offices that voted (as indexed).")
-    state: str = Field(description="open, executed or expired.")
+    votes: int = Field(
+        description="Votes that count: of offices active now that kept their admin key since."
+    )
+    voters: list[str] | None = Field(
+        default=None, description="Offices whose votes count (as indexed)."
+    )
+    threshold_bps: int | None = Field(
+        default=None,
+        description="Threshold when it was made; the stricter of it and the current one applies.",
+    )
+    state: str = Field(
+        description="open, executed, expired or lapsed (its proposer left active or replaced "
+        "its admin key: it can no longer pass)."
+    )
     created_block: int | None = None
     executed_block: int | None = None
     executed_at: datetime.datetime | None = None
@@ -500,6 +521,7 @@ class ProposalOut(_Model):
             deadline=view.deadline,
             votes=view.votes,
             voters=list(view.voters),
+            threshold_bps=view.threshold_bps,
             state=view.state,
             created_block=view.created_block,
             executed_block=view.executed_block,
@@ -522,6 +544,7 @@ class ProposalOut(_Model):
             created_at=datetime.datetime.fromtimestamp(view.created_at, datetime.UTC),
             deadline=datetime.datetime.fromtimestamp(view.deadline, datetime.UTC),
             votes=view.votes,
+            threshold_bps=view.threshold_bps,
             state=view.state.value,
             links=_proposal_links(base, view.proposal_id),
         )
@@ -551,15 +574,28 @@ class ProposalCreate(BaseModel):
 
     action: str = Field(
         description="admit-office, suspend-office, reinstate-office, remove-office, "
-        "add-signer, revoke-signer, change-threshold or approve-schema."
+        "add-signer, revoke-signer, change-threshold, approve-schema, replace-admin, "
+        "readmit-office, revoke-attestation or revoke-attestations-issued-since."
     )
     office: str | None = Field(default=None, description="ST.3 code of the office concerned.")
-    account: str | None = Field(default=None, description="New admin (admission) or signer key.")
-    name: str | None = Field(
-        default=None, description="Office name (admission) or schema definition."
+    account: str | None = Field(
+        default=None,
+        description="New admin ((re-)admission, replace-admin) or signer key (signer actions).",
     )
-    value: int | None = Field(default=None, description="New threshold in basis points.")
-    profile_hash: str | None = Field(default=None, description="Profile document hash (admission).")
+    name: str | None = Field(
+        default=None, description="Office name ((re-)admission) or schema definition."
+    )
+    value: int | None = Field(
+        default=None,
+        description="New threshold in basis points (change-threshold), or the Unix time from "
+        "which the office's attestations are revoked (revoke-attestations-issued-since).",
+    )
+    profile_hash: str | None = Field(
+        default=None, description="Profile document hash ((re-)admission)."
+    )
+    uid: str | None = Field(
+        default=None, description="Uid of the attestation to revoke (revoke-attestation)."
+    )
 
 
 class VoteOut(_Model):

@@ -72,7 +72,7 @@ def list_proposals(
         str | None, Query(description=f"One of {', '.join(PROPOSAL_STATES)}.", max_length=16)
     ] = None,
     action: Annotated[
-        str | None, Query(description="e.g. admit-office, suspend-office.", max_length=24)
+        str | None, Query(description="e.g. admit-office, suspend-office.", max_length=40)
     ] = None,
     office: Annotated[
         str | None, Query(description="Office concerned or proposing.", max_length=2)
@@ -80,8 +80,9 @@ def list_proposals(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> ProposalPage:
-    """Governance proposals, newest first, with their votes and state (``open`` until the
-    deadline, ``executed`` once their action took effect, ``expired`` otherwise)."""
+    """Governance proposals, newest first, with the votes that count and their state
+    (``open`` until the deadline, ``executed`` once their action took effect, ``lapsed`` once
+    their proposer left active or replaced its admin key, ``expired`` otherwise)."""
     page = service.governance_queries.proposals(
         service.governance_actions.chain_time(),
         state=state,
@@ -133,6 +134,7 @@ def create_proposal(
         name=body.name,
         value=body.value,
         profile_hash=body.profile_hash,
+        uid=body.uid,
     )
     proposal = service.governance_actions.propose(caller, request)
     response.headers["Location"] = f"{base}/proposals/{proposal.proposal_id}"
@@ -170,8 +172,8 @@ def vote(
 def execute(
     proposal_id: ProposalId, service: Service, caller: AuthenticatedOffice, base: BaseUrl
 ) -> ProposalOut:
-    """Apply a proposal that has the votes but was not executed (the electorate shrank, or the
-    threshold fell). The votes decided, so any office may; its admin key pays."""
+    """Apply a proposal that has the votes that count but was not executed (the electorate
+    shrank). The votes decided, so any office may; its admin key pays."""
     return ProposalOut.of_chain(service.governance_actions.execute(caller, proposal_id), base)
 
 
@@ -240,8 +242,10 @@ def get_attestation(
     block: Annotated[int | None, Query(ge=0, description="Judge validity at this block.")] = None,
 ) -> AttestationOut:
     """One attestation, and whether it held (``validity``) at ``at``, at block ``block``, or
-    at the latest block: issued, not revoked, not expired — the contract's ``isValidAt``
-    rule. At a block, issuance and revocation are judged by block number."""
+    at the latest block: issued, not revoked (by its issuer or by a consortium vote), not
+    expired, its issuer not removed since it was issued and active then — the contract's
+    ``validityAt`` rule. At a block, issuance, revocation and the issuer's status changes are
+    judged by block number."""
     if at is not None and block is not None:
         raise InvalidInputError("give at or block, not both", field="block")
     view = service.governance_queries.attestation(parse_hash(uid, "uid"))

@@ -1,5 +1,6 @@
-"""Tables of the governance index: offices and their status history, signer keys, proposals
-and votes, approved attestation schemas, attestations.
+"""Tables of the governance index: offices, their status history and admin key changes, signer
+keys, proposals and votes, approved attestation schemas, attestations and consortium
+revocations of an office's attestations.
 
 Like the register index (:mod:`ipchain.db.register`), every row but one kind is derived from
 the chain's logs — OfficeRegistry's and AttestationRegistry's — by
@@ -87,6 +88,46 @@ class OfficeStatusChange(Base):
     __table_args__ = (Index(None, "office", "block_number", "log_index"),)
 
 
+class OfficeAdminChangeText:
+    """Values of ``office_admin_changes.change``."""
+
+    ADMITTED: Final = "admitted"
+    """The admission (``OfficeAdmitted``): the first admin, name and profile."""
+    ADMIN_REPLACED: Final = "admin-replaced"
+    """``AdminReplaced``: a new admin key; name and profile unchanged."""
+    READMITTED: Final = "readmitted"
+    """``OfficeReadmitted``: a removed office admitted again with a new admin, name and
+    profile."""
+
+
+class OfficeAdminChange(Base):
+    """An office's admin key, name and profile as one of its admission, an admin replacement or
+    a re-admission set them. The office row holds what the latest one says; a reorg falls back
+    to the latest one left. Founding offices indexed before this table existed have an
+    ``admitted`` row at ``log_index`` -1 (its position in the block was not kept)."""
+
+    __tablename__ = "office_admin_changes"
+
+    office: Mapped[str] = mapped_column(String(2), primary_key=True)
+    """The office."""
+    block_number: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    """Block of the log."""
+    log_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    """Position of the log in its block."""
+    change: Mapped[str] = mapped_column(String(16))
+    """``admitted``, ``admin-replaced`` or ``readmitted`` (:class:`OfficeAdminChangeText`)."""
+    admin: Mapped[str] = mapped_column(String(ACCOUNT_LENGTH))
+    """The admin account from this change on."""
+    name: Mapped[str | None] = mapped_column(Text)
+    """The office name from this change on (None: unchanged)."""
+    profile_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    """The profile hash from this change on (None: unchanged)."""
+    block_timestamp: Mapped[int] = mapped_column(BigInteger)
+    """Block time."""
+    transaction_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    """Transaction of the change (None for rows made by the migration)."""
+
+
 class OfficeSigner(Base):
     """A signer key bound to an office, and its revocation if it was revoked."""
 
@@ -115,7 +156,7 @@ class Proposal(Base):
 
     proposal_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     """Sequential id from 0."""
-    action: Mapped[str] = mapped_column(String(24))
+    action: Mapped[str] = mapped_column(String(40))
     """``admit-office``, ``suspend-office``, … (:class:`ipchain.governance.registry.ProposalAction`,
     written in kebab case)."""
     office: Mapped[str | None] = mapped_column(String(2))
@@ -134,12 +175,22 @@ class Proposal(Base):
     """Block it was made in."""
     created_at: Mapped[int] = mapped_column(BigInteger)
     """That block's time."""
+    created_log_index: Mapped[int | None] = mapped_column(Integer)
+    """Position of its ``ProposalCreated`` log in the block (None when indexed before it was
+    kept)."""
     deadline: Mapped[int] = mapped_column(BigInteger)
     """Last Unix time votes and execution are accepted."""
+    threshold_bps: Mapped[int | None] = mapped_column(Integer)
+    """The threshold when it was made (the stricter of it and the current one applies); None
+    when indexed before it was kept."""
     transaction_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     """Transaction that made it."""
     votes: Mapped[int] = mapped_column(Integer)
-    """Votes indexed so far (the proposer's included)."""
+    """Votes that count (the proposer's included): those not void (see
+    ``proposal_votes.void_block``)."""
+    lapsed_block: Mapped[int | None] = mapped_column(BigInteger)
+    """Block in which its proposer's term ended (it left Active or its admin key was
+    replaced), so it can no longer pass; None while it has not."""
     executed_block: Mapped[int | None] = mapped_column(BigInteger)
     """Block it took effect in (None while not executed)."""
     executed_at: Mapped[int | None] = mapped_column(BigInteger)
@@ -155,24 +206,31 @@ class Proposal(Base):
 
 
 class ProposalVote(Base):
-    """One office's vote for a proposal."""
+    """One office's vote for a proposal. An office votes once per term: after its term ends
+    (it leaves Active, or its admin key is replaced) its vote is void and, once Active again,
+    it may vote anew."""
 
     __tablename__ = "proposal_votes"
 
-    proposal_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    block_number: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    """Block of the vote."""
+    log_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    """Position of its log in the block."""
+    proposal_id: Mapped[int] = mapped_column(BigInteger)
     """The proposal."""
-    voter: Mapped[str] = mapped_column(String(2), primary_key=True)
+    voter: Mapped[str] = mapped_column(String(2))
     """ST.3 code of the voting office."""
     votes_after: Mapped[int] = mapped_column(Integer)
-    """The proposal's vote count with this vote."""
-    block_number: Mapped[int] = mapped_column(BigInteger)
-    """Block of the vote."""
-    log_index: Mapped[int] = mapped_column(Integer)
-    """Position of its log in the block."""
+    """The proposal's count of votes that counted, with this vote."""
     block_timestamp: Mapped[int] = mapped_column(BigInteger)
     """Block time."""
     transaction_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     """Transaction of the vote."""
+    void_block: Mapped[int | None] = mapped_column(BigInteger)
+    """Block in which the voter's term ended after this vote, which then stopped counting;
+    None while it counts."""
+
+    __table_args__ = (Index(None, "proposal_id", "voter"), Index(None, "voter"))
 
 
 class ApprovedSchema(Base):
@@ -229,13 +287,38 @@ class IndexedAttestation(Base):
     revoked_at: Mapped[int | None] = mapped_column(BigInteger)
     """Revocation time (the contract's ``revokedAt``)."""
     revoker: Mapped[str | None] = mapped_column(String(ACCOUNT_LENGTH))
-    """Signer key that revoked it."""
+    """Signer key that revoked it, or the OfficeRegistry for a consortium vote."""
 
     __table_args__ = (
         Index(None, "subject", "issued_block"),
         Index(None, "issuer_office", "issued_block"),
         Index(None, "schema_uid", "issued_block"),
     )
+
+
+class IssuerRevocation(Base):
+    """A consortium vote revoking every attestation of an office issued from ``issued_since``
+    up to ``revoked_at`` (``IssuerAttestationsRevoked``); the attestations it covers carry the
+    revocation in their own row."""
+
+    __tablename__ = "issuer_attestation_revocations"
+
+    block_number: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    """Block of the log."""
+    log_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    """Position of the log in its block."""
+    issuer_office: Mapped[str] = mapped_column(String(2))
+    """The office whose attestations are revoked."""
+    issued_since: Mapped[int] = mapped_column(BigInteger)
+    """Unix time from which its attestations are revoked."""
+    revoked_at: Mapped[int] = mapped_column(BigInteger)
+    """Block time of the decision: attestations issued up to it are revoked from it on."""
+    revoker: Mapped[str] = mapped_column(String(ACCOUNT_LENGTH))
+    """The OfficeRegistry that executed the vote (the attestations' ``revoker``)."""
+    transaction_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    """Transaction of the decision (the proposal's passing vote or its ``execute``)."""
+
+    __table_args__ = (Index(None, "issuer_office"),)
 
 
 class AttestationDocument(Base):
@@ -256,11 +339,13 @@ class AttestationDocument(Base):
 # The Core tables, for the indexer's statements and the queries.
 offices = cast(Table, Office.__table__)
 office_status_history = cast(Table, OfficeStatusChange.__table__)
+office_admin_changes = cast(Table, OfficeAdminChange.__table__)
 office_signers = cast(Table, OfficeSigner.__table__)
 proposals = cast(Table, Proposal.__table__)
 proposal_votes = cast(Table, ProposalVote.__table__)
 attestation_schemas = cast(Table, ApprovedSchema.__table__)
 attestations = cast(Table, IndexedAttestation.__table__)
+issuer_revocations = cast(Table, IssuerRevocation.__table__)
 attestation_documents = cast(Table, AttestationDocument.__table__)
 
 __all__ = [
@@ -269,7 +354,10 @@ __all__ = [
     "ApprovedSchema",
     "AttestationDocument",
     "IndexedAttestation",
+    "IssuerRevocation",
     "Office",
+    "OfficeAdminChange",
+    "OfficeAdminChangeText",
     "OfficeSigner",
     "OfficeStatusChange",
     "OfficeStatusText",
@@ -278,6 +366,8 @@ __all__ = [
     "attestation_documents",
     "attestation_schemas",
     "attestations",
+    "issuer_revocations",
+    "office_admin_changes",
     "office_signers",
     "office_status_history",
     "offices",

@@ -76,11 +76,24 @@ _OFFICE_ACTIONS: Final = frozenset(
         ProposalAction.REMOVE_OFFICE,
         ProposalAction.ADD_SIGNER,
         ProposalAction.REVOKE_SIGNER,
+        ProposalAction.REPLACE_ADMIN,
+        ProposalAction.READMIT_OFFICE,
+        ProposalAction.REVOKE_ATTESTATIONS_ISSUED_SINCE,
     }
 )
 _ACCOUNT_ACTIONS: Final = frozenset(
-    {ProposalAction.ADMIT_OFFICE, ProposalAction.ADD_SIGNER, ProposalAction.REVOKE_SIGNER}
+    {
+        ProposalAction.ADMIT_OFFICE,
+        ProposalAction.ADD_SIGNER,
+        ProposalAction.REVOKE_SIGNER,
+        ProposalAction.REPLACE_ADMIN,
+        ProposalAction.READMIT_OFFICE,
+    }
 )
+_NAME_ACTIONS: Final = frozenset(
+    {ProposalAction.ADMIT_OFFICE, ProposalAction.READMIT_OFFICE, ProposalAction.APPROVE_SCHEMA}
+)
+_PROFILE_ACTIONS: Final = frozenset({ProposalAction.ADMIT_OFFICE, ProposalAction.READMIT_OFFICE})
 
 
 def action_names() -> list[str]:
@@ -108,13 +121,16 @@ class ProposalRequest:
     office: str | None = None
     """Office it concerns (office actions only)."""
     account: str | None = None
-    """New admin (admission) or signer key (signer actions)."""
+    """New admin (admission, re-admission, admin replacement) or signer key (signer
+    actions)."""
     name: str = ""
-    """Office name (admission) or schema definition (schema approval)."""
+    """Office name ((re-)admission) or schema definition (schema approval)."""
     value: int = 0
-    """New threshold in basis points (threshold change)."""
-    profile_hash: bytes = ZERO_HASH
-    """Profile document hash of an office to admit."""
+    """New threshold in basis points (threshold change), or the Unix time from which an
+    office's attestations are revoked."""
+    data_hash: bytes = ZERO_HASH
+    """Profile document hash of an office to (re-)admit, or the uid of an attestation to
+    revoke."""
 
     @classmethod
     def build(
@@ -126,8 +142,13 @@ class ProposalRequest:
         name: str | None = None,
         value: int | None = None,
         profile_hash: str | bytes | None = None,
+        uid: str | bytes | None = None,
     ) -> ProposalRequest:
-        """Check the arguments an action needs (and refuse those it does not take)."""
+        """Check the arguments an action needs (and refuse those it does not take):
+        ``office`` for office actions, ``account`` for (re-)admissions, admin replacements and
+        signer actions, ``name`` for (re-)admissions and schemas, ``value`` for threshold
+        changes (basis points) and office-wide revocations (Unix time), ``profile_hash`` for
+        (re-)admissions and ``uid`` for the revocation of one attestation."""
         kind = action if isinstance(action, ProposalAction) else parse_action(action)
         label = kind.name.lower().replace("_", "-")
 
@@ -151,9 +172,11 @@ class ProposalRequest:
                 raise refuse("account", "must not be the zero address")
         elif account is not None:
             raise refuse("account", "is not taken")
-        if kind in (ProposalAction.ADMIT_OFFICE, ProposalAction.APPROVE_SCHEMA):
+        if kind in _NAME_ACTIONS:
             if not isinstance(name, str) or not name.strip():
-                what = "the office name" if kind is ProposalAction.ADMIT_OFFICE else "a definition"
+                what = (
+                    "a definition" if kind is ProposalAction.APPROVE_SCHEMA else "the office name"
+                )
                 raise refuse("name", f"({what}) is required")
         elif name:
             raise refuse("name", "is not taken")
@@ -162,20 +185,33 @@ class ProposalRequest:
                 raise refuse("value", "(the threshold in basis points) is required")
             if not 0 < value < MAX_THRESHOLD_BPS:
                 raise refuse("value", f"must be 1 … {MAX_THRESHOLD_BPS - 1} basis points")
+        elif kind is ProposalAction.REVOKE_ATTESTATIONS_ISSUED_SINCE:
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise refuse("value", "(the Unix time attestations are revoked from) is required")
+            if not 0 <= value < 2**64:
+                raise refuse("value", "must be a Unix time in seconds")
         elif value:
             raise refuse("value", "is not taken")
         digest = ZERO_HASH
         if profile_hash is not None:
-            if kind is not ProposalAction.ADMIT_OFFICE:
+            if kind not in _PROFILE_ACTIONS:
                 raise refuse("profile_hash", "is not taken")
             digest = _hash32(profile_hash, "profile_hash")
+        if kind is ProposalAction.REVOKE_ATTESTATION:
+            if uid is None:
+                raise refuse("uid", "(of the attestation to revoke) is required")
+            digest = _hash32(uid, "uid")
+            if digest == ZERO_HASH:
+                raise refuse("uid", "must not be zero")
+        elif uid is not None:
+            raise refuse("uid", "is not taken")
         return cls(kind, office, checked_account, name or "", value or 0, digest)
 
     def call_arguments(self) -> tuple[Any, ...]:
         """``propose``'s ABI arguments."""
         office = office_code_bytes2(self.office) if self.office is not None else b"\0\0"
         account = self.account or "0x" + "00" * 20
-        return (int(self.action), office, account, self.name, self.value, self.profile_hash)
+        return (int(self.action), office, account, self.name, self.value, self.data_hash)
 
 
 def _hash32(value: str | bytes, field: str) -> bytes:
@@ -310,8 +346,18 @@ class GovernanceActions:
         governance, action, office = self.governance, request.action, request.office or ""
         if action is ProposalAction.ADMIT_OFFICE:
             return governance.propose_admit_office(
-                key, office, request.name, request.account or "", request.profile_hash
+                key, office, request.name, request.account or "", request.data_hash
             )
+        if action is ProposalAction.READMIT_OFFICE:
+            return governance.propose_readmit_office(
+                key, office, request.name, request.account or "", request.data_hash
+            )
+        if action is ProposalAction.REPLACE_ADMIN:
+            return governance.propose_replace_admin(key, office, request.account or "")
+        if action is ProposalAction.REVOKE_ATTESTATION:
+            return governance.propose_revoke_attestation(key, request.data_hash)
+        if action is ProposalAction.REVOKE_ATTESTATIONS_ISSUED_SINCE:
+            return governance.propose_revoke_attestations_issued_since(key, office, request.value)
         if action is ProposalAction.SUSPEND_OFFICE:
             return governance.propose_suspend_office(key, office)
         if action is ProposalAction.REINSTATE_OFFICE:

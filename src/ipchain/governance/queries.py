@@ -6,10 +6,16 @@ values (hashes as ``0x`` hex, times as UTC datetimes). Questions about *now* —
 still open, is an attestation valid — take the moment to judge at from the caller (the
 chain's latest block time), since the index knows only the blocks it has read.
 
-An attestation's validity follows AttestationRegistry's ``isValidAt`` rule: issued, not
-revoked and not expired at the moment asked about. Asked at a **block**, issuance and
-revocation are judged by block number (two blocks may share a timestamp) and expiry by the
-block's time, as :meth:`ipchain.attestations.Attestations.status_at` does on-chain.
+An attestation's validity follows AttestationRegistry's ``validityAt`` rule: issued, not
+revoked (by its issuer or by a consortium vote) and not expired at the moment asked about, its
+issuer's membership under which it was issued not ended by a removal by then, and its issuer
+Active then. Asked at a **block**, issuance, revocation and the issuer's status changes are
+judged by block number (two blocks may share a timestamp) and expiry by the block's time, as
+:meth:`ipchain.attestations.Attestations.status_at` does on-chain.
+
+A proposal's votes are those that count: an office's vote stops counting when its term ends
+(it leaves Active or its admin key is replaced), and a proposal whose proposer's term ended is
+``lapsed``.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from ipchain.attestations import (
 )
 from ipchain.db.base import IMMEDIATE
 from ipchain.db.governance import (
+    OfficeStatusText,
     attestation_documents,
     attestation_schemas,
     attestations,
@@ -49,7 +56,7 @@ from ipchain.encoding import document_hash
 from ipchain.errors import InvalidInputError, NotFoundError, UnknownSchemaError
 from ipchain.register.queries import MAX_LIMIT, Page
 
-PROPOSAL_STATES: Final = ("open", "executed", "expired")
+PROPOSAL_STATES: Final = ("open", "executed", "expired", "lapsed")
 """States :meth:`GovernanceQueries.proposals` filters by."""
 
 _OFFICE_CODE = re.compile(r"[A-Z]{2}")
@@ -142,6 +149,20 @@ class SignerView:
 
 
 @dataclass(frozen=True, slots=True)
+class IssuerStep:
+    """One step of an attestation issuer's status history, where it was logged."""
+
+    status: str
+    """``active``, ``suspended`` or ``removed`` from this step on."""
+    block_number: int
+    """Block of the step."""
+    log_index: int
+    """Position of its log in the block."""
+    timestamp: int
+    """Block time."""
+
+
+@dataclass(frozen=True, slots=True)
 class AttestationView:
     """An indexed attestation, with its claim document when this node knows it."""
 
@@ -178,11 +199,16 @@ class AttestationView:
     revoked_at: datetime.datetime | None
     """Time of its revocation."""
     revoker: str | None
-    """Key that revoked it."""
+    """Key that revoked it, or the OfficeRegistry for a consortium vote."""
+    log_index: int = 0
+    """Position of its ``Attested`` log in its block."""
+    issuer_history: tuple[IssuerStep, ...] = ()
+    """Its issuer's status history, oldest first (as indexed)."""
 
     def status_at(self, timestamp: int, block_number: int | None = None) -> AttestationStatus:
         """Whether it held at Unix time ``timestamp`` — or at block ``block_number`` whose
-        time that is (issuance and revocation then judged by block)."""
+        time that is (issuance, revocation and the issuer's status changes then judged by
+        block)."""
         issued = int(self.issued_at.timestamp())
         revoked = None if self.revoked_at is None else int(self.revoked_at.timestamp())
         if block_number is not None:
@@ -197,6 +223,20 @@ class AttestationView:
                 return AttestationStatus.REVOKED
         if self.expires_at is not None and int(self.expires_at.timestamp()) <= timestamp:
             return AttestationStatus.EXPIRED
+
+        def by_then(step: IssuerStep) -> bool:
+            if block_number is not None:
+                return step.block_number <= block_number
+            return step.timestamp <= timestamp
+
+        position = (self.issued_block, self.log_index)
+        later = [s for s in self.issuer_history if (s.block_number, s.log_index) > position]
+        removal = next((s for s in later if s.status == OfficeStatusText.REMOVED), None)
+        if removal is not None and by_then(removal):
+            return AttestationStatus.ISSUER_REMOVED
+        in_force = [step for step in self.issuer_history if by_then(step)]
+        if not in_force or in_force[-1].status != OfficeStatusText.ACTIVE:
+            return AttestationStatus.ISSUER_SUSPENDED
         return AttestationStatus.VALID
 
 
@@ -251,15 +291,17 @@ class ProposalSummary:
     deadline: datetime.datetime
     """Last moment votes are accepted."""
     votes: int
-    """Votes so far."""
+    """Votes that count (of offices whose term has not ended since they voted)."""
     voters: tuple[str, ...]
-    """Offices that voted, in order."""
+    """Offices whose votes count, in order of voting."""
+    threshold_bps: int | None
+    """The threshold when it was made (None if indexed before it was kept)."""
     executed_block: int | None
     """Block it took effect in."""
     executed_at: datetime.datetime | None
     """That block's time."""
     state: str
-    """``open``, ``executed`` or ``expired`` at the moment asked about."""
+    """``open``, ``executed``, ``expired`` or ``lapsed`` at the moment asked about."""
 
 
 # --- the service -----------------------------------------------------------------------------
@@ -394,7 +436,11 @@ class GovernanceQueries:
             else:
                 conditions.append(proposals.c.executed_block.is_(None))
                 open_ = proposals.c.deadline >= now
-                conditions.append(open_ if state == "open" else ~open_)
+                conditions.append(~open_ if state == "expired" else open_)
+                if state == "open":
+                    conditions.append(proposals.c.lapsed_block.is_(None))
+                elif state == "lapsed":
+                    conditions.append(proposals.c.lapsed_block.is_not(None))
         if action is not None:
             conditions.append(proposals.c.action == action)
         if office is not None:
@@ -431,7 +477,7 @@ class GovernanceQueries:
         found: dict[int, list[str]] = {}
         for proposal_id, voter in session.execute(
             select(proposal_votes.c.proposal_id, proposal_votes.c.voter)
-            .where(proposal_votes.c.proposal_id.in_(ids))
+            .where(proposal_votes.c.proposal_id.in_(ids), proposal_votes.c.void_block.is_(None))
             .order_by(proposal_votes.c.block_number, proposal_votes.c.log_index)
         ):
             found.setdefault(proposal_id, []).append(voter)
@@ -550,7 +596,19 @@ class GovernanceQueries:
         )
         if limit is not None:
             statement = statement.limit(limit)
-        return [_attestation_view(row) for row in session.execute(statement)]
+        rows = session.execute(statement).all()
+        issuers = sorted({row.issuer_office for row in rows})
+        histories: dict[str, list[IssuerStep]] = {code: [] for code in issuers}
+        if issuers:
+            for step in session.execute(
+                select(office_status_history)
+                .where(office_status_history.c.office.in_(issuers))
+                .order_by(office_status_history.c.block_number, office_status_history.c.log_index)
+            ):
+                histories[step.office].append(
+                    IssuerStep(step.status, step.block_number, step.log_index, step.block_timestamp)
+                )
+        return [_attestation_view(row, tuple(histories[row.issuer_office])) for row in rows]
 
 
 def _with_certificate(
@@ -579,6 +637,8 @@ def _proposal_summary(row: Row[Any], voters: tuple[str, ...], now: int) -> Propo
         state = "executed"
     elif now > row.deadline:
         state = "expired"
+    elif row.lapsed_block is not None:
+        state = "lapsed"
     else:
         state = "open"
     return ProposalSummary(
@@ -595,13 +655,14 @@ def _proposal_summary(row: Row[Any], voters: tuple[str, ...], now: int) -> Propo
         deadline=_time(row.deadline),
         votes=row.votes,
         voters=voters,
+        threshold_bps=row.threshold_bps,
         executed_block=row.executed_block,
         executed_at=_utc(row.executed_at),
         state=state,
     )
 
 
-def _attestation_view(row: Row[Any]) -> AttestationView:
+def _attestation_view(row: Row[Any], issuer_history: tuple[IssuerStep, ...]) -> AttestationView:
     schema_uid = bytes(row.schema_uid)
     return AttestationView(
         uid=_hex(row.uid) or "",
@@ -621,6 +682,8 @@ def _attestation_view(row: Row[Any]) -> AttestationView:
         revoked_block=row.revoked_block,
         revoked_at=_utc(row.revoked_at),
         revoker=row.revoker,
+        log_index=row.log_index,
+        issuer_history=issuer_history,
     )
 
 
@@ -628,6 +691,7 @@ __all__ = [
     "PROPOSAL_STATES",
     "AttestationView",
     "GovernanceQueries",
+    "IssuerStep",
     "OfficeGovernanceView",
     "ProposalSummary",
     "SignerView",
