@@ -11,11 +11,28 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
+from ipchain.db.base import make_engine, session_factory, upgrade
+from ipchain.db.governance import (
+    attestations,
+    issuer_revocations,
+    office_admin_changes,
+    office_signers,
+    office_status_history,
+    offices,
+    proposal_votes,
+    proposals,
+)
+from ipchain.db.indexer import Indexer
+from ipchain.db.register import indexer_checkpoints
 from ipchain.keys import OfficeKey
+from ipchain.node.service import node_handlers
 from ipchain.node.setup import fund
 from tests.governance_api.conftest import World, build_world, close_world, party_claim
 from tests.helpers.consortium import new_key
@@ -276,3 +293,74 @@ def test_every_governance_and_attestation_error_has_a_problem_type() -> None:
         missing = sorted(errors - CONTRACT_ERRORS.keys())
         assert missing == [], f"{name}: {missing}"
     assert {code for _, code in CONTRACT_ERRORS.values()} <= PROBLEM_TYPES.keys()
+
+
+# --- the index: one range or many, and a rollback ------------------------------------------
+
+_TABLES = (
+    offices,
+    office_status_history,
+    office_admin_changes,
+    office_signers,
+    proposals,
+    proposal_votes,
+    attestations,
+    issuer_revocations,
+)
+
+
+def _dump(sessions: sessionmaker[Session]) -> dict[str, list[tuple[Any, ...]]]:
+    with sessions() as session:
+        return {
+            table.name: sorted(tuple(row) for row in session.execute(select(table)).all())
+            for table in _TABLES
+        }
+
+
+def _fresh_index(tmp_path: Path, world: World) -> tuple[sessionmaker[Session], Indexer]:
+    url = f"sqlite:///{tmp_path / 'again.db'}"
+    upgrade(url)
+    sessions = session_factory(make_engine(url))
+    node = world.service.node
+    handlers = node_handlers(node.backend, node.deployment)
+    indexer = Indexer(
+        node.backend, node.deployment, sessions, handlers, name="again", chunk_blocks=1_000_000
+    )
+    return sessions, indexer
+
+
+def test_one_range_gives_the_index_the_live_node_built(world: World, tmp_path: Path) -> None:
+    """In one range each event kind comes in one group: a term's end may be handled before the
+    votes and proposals it voids, a consortium revocation before the attestations it covers."""
+    world.wait_indexed()
+    sessions, indexer = _fresh_index(tmp_path, world)
+    indexer.run_once()
+    assert _dump(sessions) == _dump(world.service.session_factory)
+
+
+def test_a_rollback_past_term_ends_restores_votes_admins_and_revocations(
+    world: World, tmp_path: Path
+) -> None:
+    world.wait_indexed()
+    sessions, indexer = _fresh_index(tmp_path, world)
+    indexer.run_once()
+    expected = _dump(sessions)
+    with sessions() as session:
+        first_revocation = session.scalar(select(func.min(issuer_revocations.c.block_number)))
+    fork = int(first_revocation or 0) - 1
+    with sessions() as session, session.begin():
+        for rollback in indexer.handlers.rollbacks:
+            rollback(session, fork)
+        session.execute(
+            update(indexer_checkpoints)
+            .where(indexer_checkpoints.c.name == "again")
+            .values(block_number=fork, block_hash=world.service.node.backend.get_block(fork).hash)
+        )
+    rolled_back = _dump(sessions)
+    assert rolled_back["issuer_attestation_revocations"] == []
+    assert all(row[1] <= fork for row in rolled_back["office_admin_changes"])
+    ru = next(row for row in rolled_back["offices"] if row[0] == "RU")
+    assert ru[3] == world.admin("RU").address  # its admin replacement undone
+    assert all(row[-1] is None or row[-1] <= fork for row in rolled_back["proposal_votes"])
+    indexer.run_once()
+    assert _dump(sessions) == expected
