@@ -225,9 +225,14 @@ def admit(membership: Membership, code: str) -> list[str]:
         m._tell_others("admit", code)
         return m.lines
     m.node.call("qbft_proposeValidatorVote", [target.validator, True])
+    if target.validator.lower() in m.validators():
+        m._discard_vote(target.validator)
+        m.say(f"step 3/3 done: {code}'s validator {target.validator} is in the validator set")
+        return m.lines
     m.say(
-        f"step 3/3: {m.acting} voted to add validator {target.validator}; it joins once more "
-        "than half of the validators have voted. The others run:"
+        f"step 3/3 waiting: {m.acting} votes to add validator {target.validator} in the blocks "
+        "it proposes; it joins once more than half of the validators have voted. Run this "
+        "again in a minute; the others run:"
     )
     m._tell_others("admit", code)
     return m.lines
@@ -251,13 +256,15 @@ def suspend(membership: Membership, code: str, *, remove: bool = False) -> list[
     m.say(f"step 1/3 done: {code} is {m.status(code).name.title()}; its keys can no longer write")
     if target.validator.lower() in m.validators():
         m.node.call("qbft_proposeValidatorVote", [target.validator, False])
-        m.say(
-            f"step 2/3 waiting: {m.acting} voted to remove validator {target.validator}; it "
-            "leaves once more than half of the validators have voted. Until then every office "
-            "keeps its allowlists as they are. The others run:"
-        )
-        m._tell_others(command, code)
-        return m.lines
+        if target.validator.lower() in m.validators():
+            m.say(
+                f"step 2/3 waiting: {m.acting} votes to remove validator {target.validator} in "
+                "the blocks it proposes; it leaves once more than half of the validators have "
+                "voted. Until then every office keeps its allowlists. Run this again in a "
+                "minute; the others run:"
+            )
+            m._tell_others(command, code)
+            return m.lines
     m._discard_vote(target.validator)
     m.say(f"step 2/3 done: {code}'s validator has left the validator set")
     m.reload_allowlists()
