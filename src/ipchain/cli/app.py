@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 
 from ipchain.cli.chain import chain_app
+from ipchain.cli.network import network as network_app
 from ipchain.config import Settings
 from ipchain.encoding import prefer_pysha3_for_libraries
 from ipchain.errors import IpchainError, VerificationError
@@ -29,6 +30,7 @@ app = typer.Typer(
 token_app = typer.Typer(help="API credentials bound to one office.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 app.add_typer(chain_app, name="chain")
+app.add_typer(network_app, name="network")
 
 console = Console()
 errors = Console(stderr=True)
