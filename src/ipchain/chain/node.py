@@ -31,12 +31,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ipchain.chain.embedded import EmbeddedChain
-from ipchain.chain.rpc_server import EmbeddedRpcServer
-from ipchain.chain.sender_policy import RegistryInterface, SenderPolicy
 from ipchain.errors import ChainUnavailableError, InvalidInputError
+
+if TYPE_CHECKING:  # imported when a node starts: failing checks stay fast (py-evm ~1 s)
+    from ipchain.chain.embedded import EmbeddedChain
+    from ipchain.chain.rpc_server import EmbeddedRpcServer
+    from ipchain.chain.sender_policy import RegistryInterface, SenderPolicy
 
 NODE_FILE = "chain-node.json"
 """File of the chain directory that says where a running chain node listens."""
@@ -113,6 +115,20 @@ def _listen_error(host: str, port: int, error: OSError) -> InvalidInputError:
     return InvalidInputError(f"cannot listen on {host} port {port}: {reason}", field="host")
 
 
+def preflight(data_dir: Path, host: str, port: int) -> None:
+    """The checks made before anything is opened: no chain node serves ``data_dir`` already
+    (:class:`ChainUnavailableError` naming it) and ``host:port`` is free
+    (:class:`InvalidInputError` naming the port)."""
+    running = running_node(data_dir)
+    if running is not None:
+        raise ChainUnavailableError(
+            f"the chain in {data_dir} is already served by process {running.get('pid')} "
+            f"at {running.get('url')} (see {node_file(data_dir)}); use that URL, or stop "
+            "that process first"
+        )
+    check_port(host, port)
+
+
 def _write_atomically(path: Path, text: str) -> None:
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with temporary.open("w", encoding="utf-8") as handle:
@@ -149,15 +165,12 @@ class ChainNode:
         deployer: str | None = None,
     ) -> ChainNode:
         """Open the chain in ``data_dir`` and serve it (see the module docstring)."""
+        from ipchain.chain.embedded import EmbeddedChain
+        from ipchain.chain.rpc_server import EmbeddedRpcServer
+        from ipchain.chain.sender_policy import SenderPolicy
+
         data_dir = Path(data_dir)
-        running = running_node(data_dir)
-        if running is not None:
-            raise ChainUnavailableError(
-                f"the chain in {data_dir} is already served by process {running.get('pid')} "
-                f"at {running.get('url')} (see {node_file(data_dir)}); use that URL, or stop "
-                "that process first"
-            )
-        check_port(host, port)
+        preflight(data_dir, host, port)
         try:
             chain = EmbeddedChain.open(data_dir)
         except OSError as error:

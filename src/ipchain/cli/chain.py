@@ -8,6 +8,7 @@ the command runs, so ``ipchain --help`` stays fast.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -54,10 +55,9 @@ def serve(
 
 
 def run_chain_serve(data_dir: Path | None, host: str, port: str, deployer: str | None) -> None:
-    """The ``chain serve`` command: checks its input, then serves until signalled."""
-    from ipchain.chain.node import URL_LINE_PREFIX, ChainNode, serve_until_signalled
-    from ipchain.chain.sender_policy import checked_address
-    from ipchain.contracts.bindings import load_interface
+    """The ``chain serve`` command: checks its input and that the chain is not served yet
+    and the port free (before the slow imports), then serves until signalled."""
+    from ipchain.chain.node import URL_LINE_PREFIX, ChainNode, preflight, serve_until_signalled
 
     if data_dir is None:
         raise InvalidInputError("--data-dir is required: the chain's directory", field="data_dir")
@@ -65,13 +65,22 @@ def run_chain_serve(data_dir: Path | None, host: str, port: str, deployer: str |
         port_number = int(port)
     except ValueError:
         raise InvalidInputError(f"--port {port!r} is not a port number", field="port") from None
-    if deployer is not None:
-        deployer = checked_address(deployer, "--deployer")
-    registry_interface = load_interface("OfficeRegistry")
+    if deployer is not None and not re.fullmatch(r"0x[0-9a-fA-F]{40}", deployer):
+        raise InvalidInputError(
+            f"--deployer {deployer!r} is not an account address (0x and 40 hex digits)",
+            field="deployer",
+        )
+    preflight(data_dir, host, port_number)
 
     def start() -> ChainNode:
+        from ipchain.contracts.bindings import load_interface
+
         return ChainNode.start(
-            data_dir, registry_interface, host=host, port=port_number, deployer=deployer
+            data_dir,
+            load_interface("OfficeRegistry"),
+            host=host,
+            port=port_number,
+            deployer=deployer,
         )
 
     def announce(node: ChainNode) -> None:
