@@ -20,7 +20,7 @@ from ipchain.encoding import parse_json_strict
 from ipchain.errors import InvalidInputError
 from ipchain.governance.actions import GovernanceActions, ProposalRequest
 from ipchain.governance.queries import GovernanceQueries, parse_hash
-from ipchain.governance.registry import ProposalView
+from ipchain.governance.registry import ProposalAction, ProposalView
 from ipchain.node.setup import Node
 
 
@@ -58,10 +58,14 @@ def _when(timestamp: int) -> str:
 def _describe(proposal: ProposalView) -> str:
     action = proposal.action.name.lower().replace("_", "-")
     target = " ".join(part for part in (proposal.office or "", proposal.account or "") if part)
-    if proposal.value:
+    if proposal.action is ProposalAction.CHANGE_THRESHOLD:
         target = f"{proposal.value} bps"
-    if proposal.action.name == "APPROVE_SCHEMA":
+    if proposal.action is ProposalAction.APPROVE_SCHEMA:
         target = f"schema of {len(proposal.name)} characters"
+    if proposal.action is ProposalAction.REVOKE_ATTESTATION:
+        target = "0x" + proposal.data_hash.hex()
+    if proposal.action is ProposalAction.REVOKE_ATTESTATIONS_ISSUED_SINCE:
+        target = f"{proposal.office} issued since {_when(proposal.value)}"
     state = proposal.state.value
     if state == "open":
         state = f"open until {_when(proposal.deadline)}"
@@ -82,6 +86,7 @@ def propose_command(
     name: str | None = None,
     value: int | None = None,
     profile_hash: str | None = None,
+    uid: str | None = None,
 ) -> list[str]:
     """Make a proposal as office ``acting`` (its admin key); its vote counts at once."""
     request = ProposalRequest.build(
@@ -91,6 +96,7 @@ def propose_command(
         name=name,
         value=value,
         profile_hash=profile_hash,
+        uid=uid,
     )
     with _actions(settings) as actions:
         proposal = actions.propose(acting, request)
