@@ -17,14 +17,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "src"
 
-KNOWN_CYCLES: frozenset[frozenset[str]] = frozenset(
-    {
-        # Being removed by the issue 8 rewrites; delete each line once its cycle is gone.
-        frozenset({"ipchain.register.models", "ipchain.register.history"}),
-    }
-)
-"""Cycles tolerated for now (each an exact set of modules); any other cycle fails."""
-
 
 def _modules() -> dict[str, Path]:
     modules = {}
@@ -123,7 +115,7 @@ def test_cycle_finder_finds_cycles() -> None:
 
 
 def test_no_import_cycles_between_modules() -> None:
-    unexpected = [cycle for cycle in cycles(import_graph()) if cycle not in KNOWN_CYCLES]
+    unexpected = cycles(import_graph())
     assert not unexpected, "import cycles: " + "; ".join(
         " <-> ".join(sorted(cycle)) for cycle in unexpected
     )

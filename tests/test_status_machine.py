@@ -9,7 +9,6 @@ import pytest
 from ipchain.errors import InvalidInputError
 from ipchain.register.catalog import IpType, RecordStatus, event_catalog
 from ipchain.register.history import RecordState, derive_status, next_status, replay_codes
-from ipchain.register.submissions import _state_from_codes
 
 TRADEMARK_CODES = sorted(
     code for code, info in event_catalog().codes.items() if IpType.TRADEMARK in info.ip_types
@@ -71,11 +70,3 @@ def test_next_status_is_the_one_statement_of_the_machine() -> None:
         RecordStatus.FILED,
         (),
     )
-
-
-@pytest.mark.parametrize("seed", range(2))
-def test_submissions_reads_accepted_history_as_the_lenient_machine(seed: int) -> None:
-    # submissions._state_from_codes is still its own loop; until it calls replay_codes(...,
-    # strict=False), this holds the two together.
-    for codes in histories(seed, 1000):
-        assert _state_from_codes(codes) == replay_codes(codes, strict=False)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -79,6 +79,29 @@ class ServiceOptions:
     another process cannot: the writer process polls more often)."""
 
 
+class _KeysOnDemand(Mapping[str, OfficeKey]):
+    """Signer keys decrypted on first use: a process that never anchors (an API worker) never
+    decrypts them, yet a tool may still drive its submitter by hand."""
+
+    def __init__(self, offices: Iterable[str], load: Callable[[str], OfficeKey]) -> None:
+        self._offices = frozenset(offices)
+        self._load = load
+        self._keys: dict[str, OfficeKey] = {}
+
+    def __getitem__(self, office: str) -> OfficeKey:
+        if office not in self._offices:
+            raise KeyError(office)
+        if office not in self._keys:
+            self._keys[office] = self._load(office)
+        return self._keys[office]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._offices))
+
+    def __len__(self) -> int:
+        return len(self._offices)
+
+
 class NodeService:
     """One node's services and background threads."""
 
@@ -125,8 +148,12 @@ class NodeService:
         try:
             # Only a process that anchors decrypts the signer keys; an API process needs to
             # know which offices this node writes for, which the keystore's addresses tell.
-            keys = self._load_signer_keys() if self.options.run_submitter else {}
-            offices = set(keys) if self.options.run_submitter else self._signing_offices()
+            keys: Mapping[str, OfficeKey]
+            if self.options.run_submitter:
+                keys = self._load_signer_keys()
+            else:
+                keys = _KeysOnDemand(self._signing_offices(), self._signer_key)
+            offices = set(keys)
             self.queries = RegisterQueries(self.session_factory)
             self.verifier = Verifier(
                 self.node.backend, self.node.deployment, session_factory=self.session_factory
@@ -207,6 +234,11 @@ class NodeService:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
+
+    def _signer_key(self, office: str) -> OfficeKey:
+        if self._given_keys is not None:
+            return self._given_keys[office]
+        return self.node.office_key(signer_key_name(office))
 
     def _signing_offices(self) -> set[str]:
         """The offices whose signer key this node holds and the chain knows as an active

@@ -44,8 +44,7 @@ from ipchain.errors import (
     InvalidInputError,
     NotFoundError,
 )
-from ipchain.register.catalog import RecordStatus, event_code
-from ipchain.register.history import RecordState
+from ipchain.register.history import RecordState, replay_codes
 from ipchain.register.models import RegisterEvent
 
 MAX_EVENTS_PER_SUBMISSION: Final = 10_000
@@ -470,7 +469,9 @@ def _record_states(session: Session, keys: Sequence[str]) -> dict[str, RecordSta
         for pending in session.execute(_OUTBOX_EVENTS_OF, {"keys": chunk}):
             if not {pending.entry_hash, pending.expected_entry_hash} & indexed_hashes:
                 codes[pending.record_key].append(pending.event_code)
-    return {key: _state_from_codes(codes[key]) for key in keys}
+    # History is a fact: what was accepted is replayed leniently; only new events are held
+    # to RecordState.after.
+    return {key: replay_codes(codes[key], strict=False) for key in keys}
 
 
 # Built once: building the statements anew for every request cost more than running them.
@@ -489,30 +490,6 @@ _OUTBOX_EVENTS_OF: Final = (
     )
     .order_by(outbox.c.id)
 )
-
-
-def _state_from_codes(codes: Sequence[str]) -> RecordState:
-    """A record's status (and the statuses it may return to) after events already accepted.
-
-    Deliberately lenient, like the indexer's derivation: history is a fact, and a code the
-    catalogue does not know (or a transition it would not allow) leaves the status as it was.
-    Only the new events are held to :meth:`RecordState.after`.
-    """
-    status: RecordStatus | None = None
-    earlier: list[RecordStatus] = []
-    for code in codes:
-        try:
-            info = event_code(code)
-        except InvalidInputError:
-            continue
-        if info.restores_previous_status:
-            if earlier:
-                status = earlier.pop()
-        elif info.sets_status is not None and info.sets_status != status:
-            if status is not None:
-                earlier.append(status)
-            status = info.sets_status
-    return RecordState(status=status, earlier_statuses=tuple(earlier), event_count=len(codes))
 
 
 def _relocated(error: InvalidInputError, where: str) -> InvalidInputError:
