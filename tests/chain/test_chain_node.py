@@ -362,6 +362,7 @@ def test_a_restart_keeps_the_chain_and_the_learned_registry(served: ServedConsor
     served.chain = start_chain(served.chain_dir)
     registry = json.loads(kept)["officeRegistry"]
     assert f"senders: accounts of Active offices in {registry}" in served.chain.lines
+    assert not any("deployer" in line for line in served.chain.lines)  # retired
     assert (served.chain_dir / "consortium.json").read_text() == kept
     node = served.open_node()
     try:

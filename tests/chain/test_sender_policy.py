@@ -104,6 +104,7 @@ def test_the_deployer_is_learned_kept_and_retired(chain: EmbeddedChain) -> None:
         f"sender {signer.address} is not allowed: no consortium is deployed on this chain yet "
         f"and only the deployer {deployer.address} may send until it creates one"
     )
+    assert not policy.set_up_complete()
     server, url = serve_embedded_rpc(chain, policy=policy)
     backend = RpcChain.connect(url)
     try:
@@ -112,7 +113,7 @@ def test_the_deployer_is_learned_kept_and_retired(chain: EmbeddedChain) -> None:
         )
         deployment = deploy_consortium(backend, deployer, [founder])
         registry = deployment.address("OfficeRegistry")
-        assert policy.office_registry == registry
+        assert policy.office_registry == registry and policy.set_up_complete()
         kept = json.loads((chain.data_dir / CONSORTIUM_FILE).read_text())
         assert kept == {"deployer": deployer.address, "officeRegistry": registry}
         with pytest.raises(TransactionRejectedError, match=f"sender {deployer.address} is the"):

@@ -216,6 +216,11 @@ class SenderPolicy:
                 )
             return f"sender {sender} is not bound to an active office"
 
+    def set_up_complete(self) -> bool:
+        """Whether the deployer's set-up is over (its OfficeRegistry has an AttestationRegistry)."""
+        with self._lock:
+            return self._is_set_up()
+
     # --- chain state, cached per block ----------------------------------------------------
 
     def _refresh(self) -> None:

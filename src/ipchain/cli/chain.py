@@ -65,11 +65,13 @@ def run_chain_serve(data_dir: Path | None, host: str, port: str, deployer: str |
         port_number = int(port)
     except ValueError:
         raise InvalidInputError(f"--port {port!r} is not a port number", field="port") from None
-    if deployer is not None and not re.fullmatch(r"0x[0-9a-fA-F]{40}", deployer):
-        raise InvalidInputError(
-            f"--deployer {deployer!r} is not an account address (0x and 40 hex digits)",
-            field="deployer",
-        )
+    if deployer is not None:
+        if not re.fullmatch(r"(0x)?[0-9a-fA-F]{40}", deployer):
+            raise InvalidInputError(
+                f"--deployer {deployer!r} is not an account address (0x and 40 hex digits)",
+                field="deployer",
+            )
+        deployer = "0x" + deployer.removeprefix("0x")  # as keystore files write it, or not
     preflight(data_dir, host, port_number)
 
     def start() -> ChainNode:
@@ -90,7 +92,7 @@ def run_chain_serve(data_dir: Path | None, host: str, port: str, deployer: str |
         ]
         if policy.office_registry is not None:
             lines.append(f"senders: accounts of Active offices in {policy.office_registry}")
-        if policy.deployer is not None:
+        if policy.deployer is not None and not policy.set_up_complete():
             lines.append(f"senders: deployer {policy.deployer} until the set-up is complete")
         lines.append("senders: plain transfers from the dev faucet")
         lines.append(f"{URL_LINE_PREFIX}{node.url}")
