@@ -135,6 +135,36 @@ def measure(batch: int, batches: int, publish: bool) -> tuple[Counter[str], int,
             chain.close()
 
 
+def batch_fit(measured: float) -> Table:
+    """What the measured gas per entry (700-byte documents) means for the ledger's batches and
+    the Besu network's blocks (docs/benchmarks.md, "Besu: gas per entry")."""
+    from ipchain.besu.genesis import BLOCK_GAS_LIMIT, BLOCK_PERIOD_SECONDS
+    from ipchain.register.ledger import DEFAULT_BATCH_SIZE, MAX_TRANSACTION_GAS, _transaction_gas
+
+    key = "EM/TM/000000001"
+    entry = (key, b"A10", b"\1" * 32, b"\0" * 32, b"x" * DOCUMENT_SIZE)
+    limit = _transaction_gas([entry] * DEFAULT_BATCH_SIZE)
+    # Besu adds a transaction to a block while its gas *limit* fits the gas left after what the
+    # block's transactions so far have *used*.
+    used, batches = 0.0, 0
+    while BLOCK_GAS_LIMIT - used >= limit:
+        used += measured * DEFAULT_BATCH_SIZE
+        batches += 1
+    per_block = batches * DEFAULT_BATCH_SIZE
+    table = Table(title=f"batches and blocks at {measured:,.0f} gas per entry")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_row("DEFAULT_BATCH_SIZE", f"{DEFAULT_BATCH_SIZE}")
+    table.add_row("gas used by a default batch", f"{measured * DEFAULT_BATCH_SIZE:,.0f}")
+    table.add_row("gas limit it is signed with", f"{limit:,}")
+    table.add_row("per-transaction cap (EIP-7825)", f"{MAX_TRANSACTION_GAS:,}")
+    table.add_row("Besu block gas limit", f"{BLOCK_GAS_LIMIT:,}")
+    table.add_row("default batches per full block", f"{batches} ({used:,.0f} gas used)")
+    table.add_row("entries per full block", f"{per_block:,}")
+    table.add_row("entries per second (full blocks)", f"{per_block / BLOCK_PERIOD_SECONDS:,.0f}")
+    return table
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=100, help="entries per transaction")
@@ -146,6 +176,7 @@ def main() -> None:
     for column in ("documents", "opcodes/entry", "gas/entry", "events/s (CPU time, noisy)"):
         table.add_column(column, justify="right")
     breakdowns = []
+    gas_per_entry: list[float] = []
     for publish in (True, False):
         label = f"{DOCUMENT_SIZE} bytes" if publish else "none (hash only)"
         counts, entries, gas, cpu_seconds = measure(arguments.batch, arguments.batches, publish)
@@ -156,7 +187,9 @@ def main() -> None:
             f"{entries / cpu_seconds:,.0f}",
         )
         breakdowns.append((label, counts, entries))
+        gas_per_entry.append(gas / entries)
     console.print(table)
+    console.print(batch_fit(gas_per_entry[0]))
     for label, counts, entries in breakdowns if arguments.breakdown else ():
         detail = Table(title=f"commonest opcodes per entry, documents: {label}")
         detail.add_column("opcode")
