@@ -112,7 +112,7 @@ class Submitter:
         """``keys`` maps office codes to their signer keys (decrypted once, kept in memory)."""
         self.ledger = ledger
         self._session_factory = session_factory
-        self._keys = dict(keys)
+        self._keys = keys  # not copied: a mapping may decrypt each key on first use
         self.batch_size = batch_size
         self.max_rows = max_rows
         self.receipt_timeout = receipt_timeout
