@@ -4,16 +4,19 @@
 #   make test    install everything (also Node 20 + npm: solc and the anvil test node), then
 #                run the whole test suite
 #   make check   lint + typecheck + test: what CI runs (.ci/run)
+#   make network the workshop topology: one chain node, one node per office (EM, AU, RU
+#                members, MT a non-member to admit live); make network-down stops it
 # Nothing here rewrites a tracked file: npm ci installs exactly package-lock.json.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+RPC_PORT ?= 8545
 PY_SOURCES := src api tests scripts
 
-.PHONY: install install-python install-node run demo test lint format typecheck check \
-	contracts check-contracts bench clean
+.PHONY: install install-python install-node run network network-down demo test lint format \
+	typecheck check contracts check-contracts bench clean
 
 install: install-python install-node
 
@@ -35,7 +38,13 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 run: install-python
-	$(BIN)/ipchain serve --demo --host $(HOST) --port $(PORT)
+	$(BIN)/ipchain serve --demo --host $(HOST) --port $(PORT) --rpc-port $(RPC_PORT)
+
+network: install-python
+	$(BIN)/ipchain network up --rpc-port $(RPC_PORT)
+
+network-down: install-python
+	$(BIN)/ipchain network down
 
 demo: install-python
 	$(BIN)/ipchain demo
