@@ -38,7 +38,7 @@ def refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], spec: object) ->
     return lines[0]
 
 
-def test_duplicate_office_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+def test_duplicate_office_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     spec = example_spec()
     offices = spec["offices"]
     assert isinstance(offices, list)
@@ -46,7 +46,7 @@ def test_duplicate_office_codes(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert "office code AU appears twice" in refused(tmp_path, capsys, spec)
 
 
-def test_duplicate_hosts(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+def test_duplicate_hosts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     spec = example_spec()
     offices = spec["offices"]
     assert isinstance(offices, list)
@@ -62,7 +62,7 @@ def test_duplicate_hosts(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
 
 def test_hosts_differing_only_in_case_are_the_same_host(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
-):
+) -> None:
     spec = example_spec()
     offices = spec["offices"]
     assert isinstance(offices, list)
@@ -80,7 +80,7 @@ def test_hosts_differing_only_in_case_are_the_same_host(
         "00" * 64,  # not a point on secp256k1
     ],
 )
-def test_malformed_node_key(tmp_path: Path, capsys: pytest.CaptureFixture[str], key: str):
+def test_malformed_node_key(tmp_path: Path, capsys: pytest.CaptureFixture[str], key: str) -> None:
     spec = example_spec()
     offices = spec["offices"]
     assert isinstance(offices, list)
@@ -89,7 +89,7 @@ def test_malformed_node_key(tmp_path: Path, capsys: pytest.CaptureFixture[str], 
     assert "AU: node public key" in line and "secp256k1" in line
 
 
-def test_malformed_auditor_node_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+def test_malformed_auditor_node_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     spec = example_spec()
     offices = spec["offices"]
     assert isinstance(offices, list)
@@ -109,13 +109,13 @@ def test_malformed_auditor_node_key(tmp_path: Path, capsys: pytest.CaptureFixtur
 )
 def test_malformed_spec(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], spec: str, message: str
-):
+) -> None:
     assert message in refused(tmp_path, capsys, spec)
 
 
 def test_a_failing_folder_leaves_the_others_unwritten(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
-):
+) -> None:
     path = tmp_path / "network.json"
     path.write_text(json.dumps(example_spec()))
     out = tmp_path / "network"
@@ -144,7 +144,9 @@ def fake_besu(folder: Path, version_line: str) -> Path:
     return path
 
 
-def test_check_besu_refuses_another_release(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+def test_check_besu_refuses_another_release(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     other = fake_besu(tmp_path, "besu/v26.3.0-RC0/linux-x86_64/openjdk-java-21")
     assert besu.main(["check-besu", "--besu", str(other)]) == 2
     err = capsys.readouterr().err.strip()
@@ -184,7 +186,7 @@ def start(folder: Path, binary: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_start_script_refuses_another_release(node_folder: Path, tmp_path: Path):
+def test_start_script_refuses_another_release(node_folder: Path, tmp_path: Path) -> None:
     (tmp_path / "bin").mkdir()
     result = start(node_folder, fake_besu(tmp_path / "bin", "besu/v26.1.0/linux/java-21"))
     assert result.returncode == 2 and result.stdout == ""
@@ -194,13 +196,13 @@ def test_start_script_refuses_another_release(node_folder: Path, tmp_path: Path)
     )
 
 
-def test_start_script_refuses_a_missing_besu(node_folder: Path, tmp_path: Path):
+def test_start_script_refuses_a_missing_besu(node_folder: Path, tmp_path: Path) -> None:
     result = start(node_folder, tmp_path / "no-such-besu")
     assert result.returncode == 2
     assert "printed nothing: install Besu" in result.stderr
 
 
-def test_start_script_refuses_another_genesis(node_folder: Path, tmp_path: Path):
+def test_start_script_refuses_another_genesis(node_folder: Path, tmp_path: Path) -> None:
     genesis = json.loads((node_folder / "genesis.json").read_text())
     genesis["gasLimit"] = "0x3b9aca00"
     (node_folder / "genesis.json").write_text(json.dumps(genesis, indent=2) + "\n")
@@ -209,14 +211,14 @@ def test_start_script_refuses_another_genesis(node_folder: Path, tmp_path: Path)
     assert result.returncode == 2 and "genesis.json is not the network's" in result.stderr
 
 
-def test_start_script_refuses_a_missing_key(node_folder: Path, tmp_path: Path):
+def test_start_script_refuses_a_missing_key(node_folder: Path, tmp_path: Path) -> None:
     (node_folder / "key").unlink()
     right = fake_besu(tmp_path, f"besu/v{BESU_VERSION}/linux-x86_64/openjdk-java-25")
     result = start(node_folder, right)
     assert result.returncode == 2 and "key is missing" in result.stderr
 
 
-def test_start_script_starts_the_right_release(node_folder: Path, tmp_path: Path):
+def test_start_script_starts_the_right_release(node_folder: Path, tmp_path: Path) -> None:
     right = fake_besu(tmp_path, f"besu/v{BESU_VERSION}/linux-x86_64/openjdk-java-25")
     result = start(node_folder, right)
     assert result.returncode == 0, result.stderr

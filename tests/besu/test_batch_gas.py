@@ -43,11 +43,11 @@ def event(number: int, document_bytes: int) -> EventToAnchor:
     return EventToAnchor(key, "A10", hashlib.sha256(document).digest(), document)
 
 
-def test_the_cap_is_eip_7825s():
+def test_the_cap_is_eip_7825s() -> None:
     assert MAX_TRANSACTION_GAS == 2**24 == 16_777_216
 
 
-def test_a_default_batch_of_typical_documents_fits_whole():
+def test_a_default_batch_of_typical_documents_fits_whole() -> None:
     entries = [entry(n, TYPICAL_DOCUMENT) for n in range(DEFAULT_BATCH_SIZE)]
     assert [len(b) for b in _batches(entries, DEFAULT_BATCH_SIZE)] == [DEFAULT_BATCH_SIZE]
     assert _transaction_gas(entries) <= MAX_TRANSACTION_GAS
@@ -57,7 +57,7 @@ def test_a_default_batch_of_typical_documents_fits_whole():
 
 @pytest.mark.parametrize("document_bytes", [0, 700, 4_096, 16_384, 65_536])
 @pytest.mark.parametrize("batch_size", [1, DEFAULT_BATCH_SIZE, 10_000])
-def test_every_batch_stays_within_the_cap(document_bytes: int, batch_size: int):
+def test_every_batch_stays_within_the_cap(document_bytes: int, batch_size: int) -> None:
     entries = [entry(n, document_bytes) for n in range(400)]
     ranges = _batches(entries, batch_size)
     assert [i for r in ranges for i in r] == list(range(len(entries)))  # in order, all of them
@@ -71,7 +71,7 @@ def test_every_batch_stays_within_the_cap(document_bytes: int, batch_size: int):
         assert following.start == batch.stop
 
 
-def test_an_entry_no_transaction_can_hold_is_refused():
+def test_an_entry_no_transaction_can_hold_is_refused() -> None:
     huge = entry(1, 500_000)
     with pytest.raises(InvalidInputError, match="per-transaction cap"):
         _batches([entry(0, 700), huge], DEFAULT_BATCH_SIZE)
@@ -88,7 +88,9 @@ def anvil_consortium(anvil: AnvilNode) -> Iterator[Consortium]:
 
 @pytest.mark.anvil
 @pytest.mark.parametrize("document_bytes", [700, 65_536])
-def test_split_batches_anchor_with_enough_gas(anvil_consortium: Consortium, document_bytes: int):
+def test_split_batches_anchor_with_enough_gas(
+    anvil_consortium: Consortium, document_bytes: int
+) -> None:
     """On a real node: batches split by gas are mined, each within its signed limit."""
     consortium = anvil_consortium
     backend = consortium.backend

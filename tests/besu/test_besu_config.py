@@ -13,6 +13,7 @@ import stat
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import rlp
@@ -73,7 +74,7 @@ def network(tmp_path: Path) -> tuple[list[OfficeNodeSpec], dict[str, Path]]:
 
 def test_genesis_is_qbft_prague_with_free_gas(
     network: tuple[list[OfficeNodeSpec], dict[str, Path]],
-):
+) -> None:
     _offices, folders = network
     genesis = json.loads((folders["EM"] / "genesis.json").read_text())
     config = genesis["config"]
@@ -100,7 +101,7 @@ def test_genesis_is_qbft_prague_with_free_gas(
 
 def test_extra_data_names_the_offices_nodes_as_validators(
     network: tuple[list[OfficeNodeSpec], dict[str, Path]],
-):
+) -> None:
     offices, folders = network
     genesis = json.loads((folders["AU"] / "genesis.json").read_text())
     validators = decode_qbft_extra_data(bytes.fromhex(genesis["extraData"][2:]))
@@ -112,7 +113,7 @@ def test_extra_data_names_the_offices_nodes_as_validators(
     assert key.public_key.to_checksum_address() in validators
 
 
-def test_extra_data_encoding_matches_besus_documented_example():
+def test_extra_data_encoding_matches_besus_documented_example() -> None:
     # From Besu's QBFT docs ("Generate extra data"): besu rlp encode --type=QBFT_EXTRA_DATA.
     validators = [
         "0x4592c8e45706cc08b8f44b11e43cba0cfc5892cb",
@@ -130,7 +131,7 @@ def test_extra_data_encoding_matches_besus_documented_example():
     assert [address.lower() for address in decoded] == validators
 
 
-def test_extra_data_that_is_not_a_qbft_genesis_is_refused():
+def test_extra_data_that_is_not_a_qbft_genesis_is_refused() -> None:
     with pytest.raises(InvalidInputError):
         decode_qbft_extra_data(b"ipchain-embedded")
     sealed = rlp.encode([b"\0" * 32, [b"\1" * 20], [], 0, [b"\2" * 65]])
@@ -142,7 +143,7 @@ def test_extra_data_that_is_not_a_qbft_genesis_is_refused():
 
 def test_alloc_funds_every_office_account_and_holds_the_prague_system_contracts(
     network: tuple[list[OfficeNodeSpec], dict[str, Path]],
-):
+) -> None:
     offices, folders = network
     alloc = json.loads((folders["WO"] / "genesis.json").read_text())["alloc"]
     for office in offices:
@@ -159,7 +160,7 @@ def test_alloc_funds_every_office_account_and_holds_the_prague_system_contracts(
     assert len(alloc) == len(besu.SYSTEM_CONTRACTS) + sum(len(o.accounts) for o in offices)
 
 
-def test_system_contract_code_is_the_one_other_clients_run():
+def test_system_contract_code_is_the_one_other_clients_run() -> None:
     from eth.vm.forks.cancun.constants import BEACON_ROOTS_ADDRESS, BEACON_ROOTS_CONTRACT_CODE
     from eth.vm.forks.prague.constants import (
         HISTORY_STORAGE_ADDRESS,
@@ -174,7 +175,7 @@ def test_system_contract_code_is_the_one_other_clients_run():
     assert len(codes[bytes.fromhex("0000bbddc7ce488642fb579f8b00f3a590007251")]) == 0x19E
 
 
-def test_offices_admitted_later_do_not_change_the_genesis(tmp_path: Path):
+def test_offices_admitted_later_do_not_change_the_genesis(tmp_path: Path) -> None:
     founders = [office_spec(code, tmp_path, n) for n, code in enumerate(("EM", "AU", "RU"))]
     newcomer = office_spec("MT", tmp_path, 3)
     late = OfficeNodeSpec(**{**newcomer.__dict__, "founding": False})
@@ -213,7 +214,7 @@ def test_offices_admitted_later_do_not_change_the_genesis(tmp_path: Path):
         ("node_public_key", "04" * 64),
     ],
 )
-def test_bad_office_specs_are_refused(tmp_path: Path, field: str, value: object):
+def test_bad_office_specs_are_refused(tmp_path: Path, field: str, value: object) -> None:
     spec = office_spec("EM", tmp_path, 0)
     with pytest.raises(InvalidInputError):
         generate_network(
@@ -222,7 +223,7 @@ def test_bad_office_specs_are_refused(tmp_path: Path, field: str, value: object)
     assert not (tmp_path / "out").exists()
 
 
-def test_the_same_node_key_twice_is_refused(tmp_path: Path):
+def test_the_same_node_key_twice_is_refused(tmp_path: Path) -> None:
     first = office_spec("EM", tmp_path, 0)
     second = OfficeNodeSpec(
         **{**office_spec("AU", tmp_path, 1).__dict__, "node_public_key": first.node_public_key}
@@ -234,7 +235,7 @@ def test_the_same_node_key_twice_is_refused(tmp_path: Path):
 # ------------------------------------------------------------------------ node files and keys
 
 
-def test_node_key_is_private_and_kept(tmp_path: Path):
+def test_node_key_is_private_and_kept(tmp_path: Path) -> None:
     public_key = generate_node_key(tmp_path / "node")
     key_file = tmp_path / "node" / "key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
@@ -248,7 +249,7 @@ def test_node_key_is_private_and_kept(tmp_path: Path):
 
 def test_static_nodes_name_every_other_office(
     network: tuple[list[OfficeNodeSpec], dict[str, Path]],
-):
+) -> None:
     offices, folders = network
     for office in offices:
         peers = json.loads((folders[office.code] / "static-nodes.json").read_text())
@@ -258,7 +259,7 @@ def test_static_nodes_name_every_other_office(
 
 def test_config_points_besu_at_the_generated_files(
     network: tuple[list[OfficeNodeSpec], dict[str, Path]],
-):
+) -> None:
     offices, folders = network
     for office in offices:
         folder = folders[office.code]
@@ -279,7 +280,7 @@ def test_config_points_besu_at_the_generated_files(
 
 def test_validator_rpc_keeps_qbft_and_perm_behind_a_token(
     network: tuple[list[OfficeNodeSpec], dict[str, Path]],
-):
+) -> None:
     _offices, folders = network
     config = tomllib.loads((folders["EM"] / "config.toml").read_text())
     assert config["rpc-http-host"] == "127.0.0.1"  # the validator's RPC never faces the network
@@ -296,7 +297,7 @@ def test_validator_rpc_keeps_qbft_and_perm_behind_a_token(
     assert used <= set(no_auth), used - set(no_auth)
 
 
-def test_auditor_node_profile(tmp_path: Path):
+def test_auditor_node_profile(tmp_path: Path) -> None:
     spec = office_spec("EM", tmp_path, 0)
     auditor = AuditorNodeSpec(
         "audit", "audit.em.example", 30310, 8550, generate_node_key(tmp_path / "EM-audit")
@@ -330,7 +331,7 @@ def test_auditor_node_profile(tmp_path: Path):
     assert node["role"] == "auditor" and node["rpc_url"] == "https://audit.em.example:8550"
 
 
-def test_one_dns_host_enables_dns_on_every_node(tmp_path: Path):
+def test_one_dns_host_enables_dns_on_every_node(tmp_path: Path) -> None:
     offices = [
         office_spec("EM", tmp_path, 0, host="10.0.0.1"),
         office_spec("WO", tmp_path, 1, host="besu.wipo.example"),
@@ -354,7 +355,7 @@ def test_one_dns_host_enables_dns_on_every_node(tmp_path: Path):
 
 def test_without_dns_hosts_dns_stays_off(
     network: tuple[list[OfficeNodeSpec], dict[str, Path]],
-):
+) -> None:
     _offices, folders = network
     for folder in folders.values():
         assert "Xdns-enabled" not in tomllib.loads((folder / "config.toml").read_text())
@@ -362,7 +363,7 @@ def test_without_dns_hosts_dns_stays_off(
 
 def test_permissions_file_lists_every_founding_account_and_node(
     network: tuple[list[OfficeNodeSpec], dict[str, Path]],
-):
+) -> None:
     offices, folders = network
     permissions = tomllib.loads((folders["EM"] / "permissions_config.toml").read_text())
     accounts = {a.lower() for office in offices for a in office.accounts}
@@ -373,7 +374,7 @@ def test_permissions_file_lists_every_founding_account_and_node(
 # ------------------------------------------------------------------ committed files in the repo
 
 
-def test_committed_templates_match_the_generator():
+def test_committed_templates_match_the_generator() -> None:
     assert (NODE_CONFIG / "config.template.toml").read_text() == besu.CONFIG_TEMPLATE
     assert (NODE_CONFIG / "auditor-config.template.toml").read_text() == (
         besu.AUDITOR_CONFIG_TEMPLATE
@@ -393,7 +394,7 @@ def test_committed_templates_match_the_generator():
     assert template == generated
 
 
-def test_example_network_holds_only_public_dev_keys():
+def test_example_network_holds_only_public_dev_keys() -> None:
     # Every key in the committed example derives from a published phrase: nobody can slip a
     # real office's key into the repository unnoticed.
     _chain_id, offices = load_network_spec(NODE_CONFIG / "network.example.json")
@@ -439,7 +440,7 @@ def specs_for(consortium: Consortium, folder: Path) -> list[OfficeNodeSpec]:
 
 
 @pytest.mark.anvil
-def test_allowlists_follow_the_registry(anvil_consortium: Consortium, tmp_path: Path):
+def test_allowlists_follow_the_registry(anvil_consortium: Consortium, tmp_path: Path) -> None:
     consortium = anvil_consortium
     specs = specs_for(consortium, tmp_path)
     newcomer = office_spec("MT", tmp_path, 9)  # in the spec, not (yet) admitted
@@ -476,7 +477,7 @@ def test_allowlists_follow_the_registry(anvil_consortium: Consortium, tmp_path: 
 
 
 @pytest.mark.anvil
-def test_a_newcomer_gets_gas_money_once(anvil_consortium: Consortium):
+def test_a_newcomer_gets_gas_money_once(anvil_consortium: Consortium) -> None:
     backend = anvil_consortium.backend
     newcomers = [new_key().address, new_key().address]
     funder = anvil_consortium.admins["EM"]
@@ -485,19 +486,22 @@ def test_a_newcomer_gets_gas_money_once(anvil_consortium: Consortium):
     assert fund_accounts(backend, funder, newcomers, 10**18) == []
 
 
-def test_empty_allowlists_render_as_valid_toml():
+def test_empty_allowlists_render_as_valid_toml() -> None:
     text = render_permissions(Allowlists(accounts=(), nodes=()))
     assert tomllib.loads(text) == {"accounts-allowlist": [], "nodes-allowlist": []}
 
 
 @pytest.mark.anvil
 def test_command_line_founds_a_network_and_follows_it(
-    anvil: AnvilNode, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
-):
+    anvil: AnvilNode,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """The across-machines steps of docs/deployment.md, each office in its own data dir."""
     monkeypatch.setenv("IPCHAIN_KEYSTORE_PASSWORD", "correct horse battery staple")
 
-    def run(*arguments: str) -> dict[str, object]:
+    def run(*arguments: object) -> Any:
         assert besu.main([str(argument) for argument in arguments]) == 0
         return json.loads(capsys.readouterr().out)
 
@@ -568,6 +572,23 @@ def test_command_line_founds_a_network_and_follows_it(
     # The network exists now: generating again would reset its permissions. Refused.
     assert besu.main(["generate", str(spec), "--out", str(tmp_path / "besu")]) == 2
     assert "already belongs to a network" in capsys.readouterr().err
+
+    # A newcomer's folder: its allowlists come from the registry (MT is not admitted yet, so
+    # it is not listed; it dials the founders, every one of them allowlisted).
+    mt_node = run("node-key", tmp_path / "besu" / "MT")
+    mt_keys = run("office-keys", "MT", "--data-dir", tmp_path / "MT")
+    entry = {**mt_keys, "name": "Office MT", "host": "127.0.0.1", "p2p_port": 30310}
+    entry |= {"rpc_port": 8560, "node_public_key": mt_node["node_public_key"], "founding": False}
+    spec.write_text(json.dumps({"chain_id": anvil.chain_id, "offices": [*offices, entry]}))
+    only = ["generate", spec, "--out", tmp_path / "besu", "--only", "MT"]
+    assert besu.main([str(a) for a in only]) == 2  # without the chain: refused
+    assert "--only needs --rpc" in capsys.readouterr().err
+    only += ["--rpc", anvil.url, "--data-dir", tmp_path / "EM"]
+    assert run(*only) == {"MT": str(tmp_path / "besu" / "MT")}
+    mt_static = json.loads((tmp_path / "besu" / "MT" / "static-nodes.json").read_text())
+    assert mt_static == listed["nodes"]
+    assert besu.main([str(a) for a in only]) == 2  # and never twice
+    capsys.readouterr()
 
     newcomer = new_key().address
     funded = run(

@@ -133,11 +133,14 @@ def start_network(specs: list[OfficeNodeSpec], folder: Path) -> tuple[FakeQbft, 
 @pytest.mark.anvil
 def test_suspension_votes_the_validator_out_before_cutting_it_off(
     network: tuple[Consortium, list[OfficeNodeSpec]], tmp_path: Path
-):
+) -> None:
     consortium, specs = network
     qbft, folders = start_network(specs, tmp_path / "net")
     ru = specs[2]
-    run = lambda code: suspend(office_runs(consortium, specs, qbft, folders, code), "RU")  # noqa: E731
+
+    def run(code: str) -> list[str]:
+        return suspend(office_runs(consortium, specs, qbft, folders, code), "RU")
+
     governance = Governance(consortium.backend, consortium.deployment)
 
     first = run("EM")
@@ -167,7 +170,7 @@ def test_suspension_votes_the_validator_out_before_cutting_it_off(
 @pytest.mark.anvil
 def test_admission_allowlists_the_newcomer_before_voting_its_validator_in(
     network: tuple[Consortium, list[OfficeNodeSpec]], tmp_path: Path
-):
+) -> None:
     consortium, specs = network
     admin, signer = new_key(), new_key()
     newcomer = OfficeNodeSpec(
@@ -183,7 +186,10 @@ def test_admission_allowlists_the_newcomer_before_voting_its_validator_in(
     )
     specs = [*specs, newcomer]
     qbft, folders = start_network(specs, tmp_path / "net")
-    run = lambda code: admit(office_runs(consortium, specs, qbft, folders, code), "MT")  # noqa: E731
+
+    def run(code: str) -> list[str]:
+        return admit(office_runs(consortium, specs, qbft, folders, code), "MT")
+
     governance = Governance(consortium.backend, consortium.deployment)
 
     run("EM")
@@ -212,7 +218,7 @@ def test_admission_allowlists_the_newcomer_before_voting_its_validator_in(
 @pytest.mark.anvil
 def test_an_office_cannot_run_its_own_suspension(
     network: tuple[Consortium, list[OfficeNodeSpec]], tmp_path: Path
-):
+) -> None:
     from ipchain.errors import InvalidInputError
 
     consortium, specs = network

@@ -30,7 +30,7 @@ def _decode(part: str) -> dict[str, object]:
     return decoded
 
 
-def test_jwt_key_pair_is_private_and_kept(tmp_path: Path):
+def test_jwt_key_pair_is_private_and_kept(tmp_path: Path) -> None:
     public_path = generate_rpc_key(tmp_path)
     private_path = tmp_path / "rpc-jwt.key.pem"
     assert stat.S_IMODE(private_path.stat().st_mode) == 0o600
@@ -39,7 +39,7 @@ def test_jwt_key_pair_is_private_and_kept(tmp_path: Path):
     assert generate_rpc_key(tmp_path) == public_path and private_path.read_bytes() == before
 
 
-def test_token_is_an_rs256_jwt_besu_can_check(tmp_path: Path):
+def test_token_is_an_rs256_jwt_besu_can_check(tmp_path: Path) -> None:
     generate_rpc_key(tmp_path)
     token = make_token(tmp_path / "rpc-jwt.key.pem", OPERATOR_PERMISSIONS, 600, now=1_000)
     header, claims, signature = token.split(".")
@@ -55,7 +55,7 @@ def test_token_is_an_rs256_jwt_besu_can_check(tmp_path: Path):
     public.verify(raw, f"{header}.{claims}".encode(), padding.PKCS1v15(), hashes.SHA256())
 
 
-def test_tokens_grant_no_allowlist_writes():
+def test_tokens_grant_no_allowlist_writes() -> None:
     # The allowlists are only ever written from the registry, by file: PERM's add/remove
     # methods stay out of every token, and auditors get ETH, NET and WEB3 only.
     assert not [p for p in OPERATOR_PERMISSIONS if p in ("*:*", "perm:*")]
@@ -64,7 +64,7 @@ def test_tokens_grant_no_allowlist_writes():
     assert set(AUDITOR_PERMISSIONS) == {"eth:*", "net:*", "web3:*"}
 
 
-def test_token_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+def test_token_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     generate_rpc_key(tmp_path)
     assert besu.main(["token", "--node-dir", str(tmp_path), "--auditor", "--minutes", "5"]) == 0
     claims = _decode(capsys.readouterr().out.strip().split(".")[1])
@@ -75,7 +75,9 @@ def test_token_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     assert "the JWT key is made by 'ipchain besu node-key'" in capsys.readouterr().err
 
 
-def test_node_key_command_makes_both_keys(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+def test_node_key_command_makes_both_keys(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert besu.main(["node-key", str(tmp_path / "EM")]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert set(printed) == {"node_public_key", "validator", "rpc_jwt_public_key"}
@@ -96,7 +98,7 @@ def spec(code: str, port: int, host: str, folder: Path, founding: bool = True) -
     )
 
 
-def test_a_dns_named_newcomer_needs_refreshed_configs_first(tmp_path: Path):
+def test_a_dns_named_newcomer_needs_refreshed_configs_first(tmp_path: Path) -> None:
     founders = [spec("EM", 0, "10.0.0.1", tmp_path), spec("AU", 1, "10.0.0.2", tmp_path)]
     folders = generate_network(founders, 1234, tmp_path / "net")
     newcomer = spec("MT", 2, "besu.mt.example", tmp_path, founding=False)
@@ -123,7 +125,7 @@ def test_a_dns_named_newcomer_needs_refreshed_configs_first(tmp_path: Path):
     assert newcomer.enode in static
 
 
-def test_refresh_config_refuses_another_networks_spec(tmp_path: Path):
+def test_refresh_config_refuses_another_networks_spec(tmp_path: Path) -> None:
     founders = [spec("EM", 0, "10.0.0.1", tmp_path), spec("AU", 1, "10.0.0.2", tmp_path)]
     folders = generate_network(founders, 1234, tmp_path / "net")
     with pytest.raises(InvalidInputError, match="genesis is not the one the node runs"):

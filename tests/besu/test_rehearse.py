@@ -43,7 +43,7 @@ def same_node_twice(anvil: AnvilNode) -> list[NodeRpc]:
 
 
 @pytest.mark.anvil
-def test_chain_id_genesis_and_history_agree_across_urls(anvil: AnvilNode):
+def test_chain_id_genesis_and_history_agree_across_urls(anvil: AnvilNode) -> None:
     nodes = same_node_twice(anvil)
     assert r.check_chain_id(nodes, anvil.chain_id).ok
     genesis = r.check_genesis(nodes)
@@ -52,7 +52,9 @@ def test_chain_id_genesis_and_history_agree_across_urls(anvil: AnvilNode):
 
 
 @pytest.mark.anvil
-def test_init_and_one_anchored_batch(anvil: AnvilNode, tmp_path: Path, monkeypatch):
+def test_init_and_one_anchored_batch(
+    anvil: AnvilNode, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("IPCHAIN_KEYSTORE_PASSWORD", "rehearsal")
     settings = Settings(data_dir=tmp_path / "EM", rpc_url=anvil.url)
     node = NodeRpc(anvil.url)
@@ -67,7 +69,7 @@ def test_init_and_one_anchored_batch(anvil: AnvilNode, tmp_path: Path, monkeypat
 
 
 @pytest.mark.anvil
-def test_a_wrong_chain_id_is_refused(anvil: AnvilNode):
+def test_a_wrong_chain_id_is_refused(anvil: AnvilNode) -> None:
     with pytest.raises(ChainMismatchError) as refused:
         r.check_chain_id(same_node_twice(anvil), besu.CONSORTIUM_CHAIN_ID)
     assert str(refused.value) == (
@@ -98,7 +100,7 @@ def other_anvil(anvil_binary: Path) -> Iterator[str]:
 
 
 @pytest.mark.anvil
-def test_a_second_genesis_is_refused(anvil: AnvilNode, other_anvil: str):
+def test_a_second_genesis_is_refused(anvil: AnvilNode, other_anvil: str) -> None:
     nodes = [NodeRpc(anvil.url), NodeRpc(other_anvil)]
     assert r.check_chain_id(nodes, anvil.chain_id).ok  # same chain id, another chain
     with pytest.raises(ChainMismatchError, match="different genesis blocks"):
@@ -106,7 +108,7 @@ def test_a_second_genesis_is_refused(anvil: AnvilNode, other_anvil: str):
 
 
 @pytest.mark.anvil
-def test_a_node_not_running_the_networks_genesis_file_is_refused(anvil: AnvilNode):
+def test_a_node_not_running_the_networks_genesis_file_is_refused(anvil: AnvilNode) -> None:
     chain_id, offices = besu.load_network_spec(NODE_CONFIG / "network.example.json")
     genesis = besu.genesis_document(offices, chain_id)
     with pytest.raises(ChainMismatchError, match=r"not genesis\.json"):
@@ -114,7 +116,9 @@ def test_a_node_not_running_the_networks_genesis_file_is_refused(anvil: AnvilNod
 
 
 @pytest.mark.anvil
-def test_a_node_that_is_not_besu_is_refused(anvil: AnvilNode, capsys: pytest.CaptureFixture[str]):
+def test_a_node_that_is_not_besu_is_refused(
+    anvil: AnvilNode, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(InvalidInputError, match="is not a Besu node"):
         r.identify([NodeRpc(anvil.url)])
     spec = str(NODE_CONFIG / "network.example.json")
@@ -124,7 +128,7 @@ def test_a_node_that_is_not_besu_is_refused(anvil: AnvilNode, capsys: pytest.Cap
     assert err.startswith(f"error: {anvil.url} is not a Besu node (web3_clientVersion says")
 
 
-def test_a_url_that_is_no_json_rpc_node_is_refused(capsys: pytest.CaptureFixture[str]):
+def test_a_url_that_is_no_json_rpc_node_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     with Stub(lambda _method, _params: None, raw=b"<html>hello</html>") as url:
         spec = str(NODE_CONFIG / "network.example.json")
         assert besu.main(["rehearse", "--rpc", url, "--spec", spec]) == 2
@@ -230,7 +234,7 @@ def besu_stubs() -> Iterator[tuple[list[NodeRpc], list[str]]]:
 
 def test_besu_only_checks_pass_on_a_healthy_network(
     besu_stubs: tuple[list[NodeRpc], list[str]],
-):
+) -> None:
     nodes, validators = besu_stubs
     r.identify(nodes)
     assert r.check_peers(nodes, 5).ok
@@ -243,7 +247,7 @@ def test_besu_only_checks_pass_on_a_healthy_network(
 
 def test_besu_only_checks_fail_where_they_should(
     besu_stubs: tuple[list[NodeRpc], list[str]],
-):
+) -> None:
     nodes, validators = besu_stubs
     assert not r.check_validators(nodes, validators[:-1]).ok
     with Stub(besu_like(validators, ["enode://other"], peers=1)) as url:
@@ -257,7 +261,7 @@ def test_besu_only_checks_fail_where_they_should(
 
 def test_rehearse_command_reports_checks_and_drills(
     besu_stubs: tuple[list[NodeRpc], list[str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
-):
+) -> None:
     from ipchain.besu.node_rpc import generate_rpc_key
 
     nodes, _validators = besu_stubs
@@ -276,7 +280,7 @@ def test_rehearse_command_reports_checks_and_drills(
     assert out.count("  [ ] ") == len(r.DRILLS)
 
 
-def test_another_besu_release_is_refused():
+def test_another_besu_release_is_refused() -> None:
     def old(method: str, _params: list[Any]) -> Any:
         return "besu/v26.3.0-RC0/linux-x86_64/openjdk-java-21"
 
@@ -284,7 +288,7 @@ def test_another_besu_release_is_refused():
         r.identify([NodeRpc(url)])
 
 
-def test_operator_token_is_sent(tmp_path: Path):
+def test_operator_token_is_sent(tmp_path: Path) -> None:
     from ipchain.besu.node_rpc import generate_rpc_key, make_token
 
     generate_rpc_key(tmp_path)
@@ -295,7 +299,7 @@ def test_operator_token_is_sent(tmp_path: Path):
     assert stub.seen == [("web3_clientVersion", f"Bearer {token}")]
 
 
-def test_the_drill_checklist_names_every_drill():
+def test_the_drill_checklist_names_every_drill() -> None:
     text = " ".join(r.DRILLS).lower()
     for drill in ("stop one validator", "stop two validators", "stop every node", "admit"):
         assert drill in text
@@ -306,19 +310,19 @@ def test_the_drill_checklist_names_every_drill():
 
 
 @pytest.mark.skip(reason=NEEDS_BESU)
-def test_rehearsal_passes_on_a_fresh_four_office_besu_network():
+def test_rehearsal_passes_on_a_fresh_four_office_besu_network() -> None:
     """`ipchain besu rehearse` against the four validators of node_config/besu's example
     network started with ./start.sh: every check PASS, exit code 0."""
 
 
 @pytest.mark.skip(reason=NEEDS_BESU)
-def test_besu_accepts_the_generated_genesis_and_config():
+def test_besu_accepts_the_generated_genesis_and_config() -> None:
     """Besu 26.9.0 starts on the generated folders (genesis, config.toml with JWT and
     tx-pool-max-tx-bytes, DNS enode URLs), and its genesis block's state root is the one
     rehearse computes with py-evm."""
 
 
 @pytest.mark.skip(reason=NEEDS_BESU)
-def test_a_full_block_causes_no_round_change():
+def test_a_full_block_causes_no_round_change() -> None:
     """Blocks of 50M gas of register batches are built and imported within the 8 s round
     timeout on the offices' hardware."""

@@ -28,8 +28,9 @@ GENESIS_TIMESTAMP = 1_735_689_600
 BLOCK_PERIOD_SECONDS = 2
 REQUEST_TIMEOUT_SECONDS = 8
 """Round timeout: 4 block periods. It runs from the end of the block period, so it must cover
-the proposer's block building (at most 75 % of a block period on this release; 5 s on releases
-hit by besu-eth/besu#11005), the validators' import of the block and two message rounds."""
+the proposer's block building (at most half a block period: ``poa-block-txs-selection-max-time``
+50 in every config; 5 s on releases hit by besu-eth/besu#11005), the validators' import of the
+block and two message rounds."""
 BLOCK_GAS_LIMIT = 50_000_000
 """Per block: four default batches of 700-byte documents (600 entries at the measured 72,200 gas
 each, ~43 M gas used; Besu admits a batch while its gas limit fits the gas left), chosen so a
