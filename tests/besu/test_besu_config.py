@@ -292,8 +292,11 @@ def test_validator_rpc_keeps_qbft_and_perm_behind_a_token(
     no_auth = config["rpc-http-api-methods-no-auth"]
     assert not [m for m in no_auth if m.split("_")[0] not in ("eth", "net", "web3")]
     # Everything the office's ipchain node calls is in the list, nothing it does not need.
-    rpc_source = (Path(besu.__file__).parents[1] / "chain" / "rpc.py").read_text()
+    source = Path(besu.__file__).parents[1]
+    rpc_source = (source / "chain" / "rpc.py").read_text()
     used = set(re.findall(r'"((?:eth|net|web3)_[A-Za-z]+)"', rpc_source))
+    for path in source.rglob("*.py"):  # and any raw request an ipchain node makes
+        used |= set(re.findall(r'request\(\s*"((?:eth|net|web3)_[A-Za-z]+)"', path.read_text()))
     assert used <= set(no_auth), used - set(no_auth)
 
 

@@ -56,6 +56,7 @@ NO_AUTH_METHODS = (
     "eth_chainId",
     "eth_getBalance",
     "eth_getBlockByNumber",
+    "eth_gasPrice",
     "eth_getCode",
     "eth_getLogs",
     "eth_getTransactionCount",
@@ -66,7 +67,8 @@ NO_AUTH_METHODS = (
     "web3_clientVersion",
 )
 """The validator's JSON-RPC methods callable without a token: what the office's ipchain node
-uses (ipchain.chain.rpc; a test keeps the two in step). QBFT votes, PERM and ADMIN need one."""
+uses (ipchain.chain.rpc and ``backend.request`` calls; a test keeps them in step), all of them
+reads except ``eth_sendRawTransaction``. QBFT votes, PERM and ADMIN need a token."""
 
 _COMMON = """\
 data-path="data"
