@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -135,3 +136,29 @@ def test_a_consortium_file_of_another_chain_is_refused(chain: EmbeddedChain) -> 
     )
     with pytest.raises(ChainMismatchError, match="which this chain does not hold"):
         SenderPolicy.load(chain, load_interface("OfficeRegistry"))
+
+
+def test_office_accounts_are_read_again_only_after_a_registry_log(
+    chain: EmbeddedChain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    consortium = deploy_test_consortium(chain)
+    policy = policy_of(chain, consortium)
+    calls: list[bytes] = []
+    call = chain.call
+
+    def counting(to: str, data: bytes, **options: Any) -> bytes:
+        calls.append(data)
+        return call(to, data, **options)
+
+    monkeypatch.setattr(chain, "call", counting)
+    signer = consortium.signers["AU"]
+    assert allows(policy, signer) and len(calls) == 1
+    chain.fund(new_key().address, 1)  # a block with no OfficeRegistry log
+    anchor_one(consortium.ledger, consortium.signers["RU"], "RU/TM/1", "a register write")
+    calls.clear()
+    assert allows(policy, signer) and calls == []  # still cached
+    governance = Governance(chain, consortium.deployment)
+    proposal = governance.propose_revoke_signer(consortium.admins["AU"], "AU", signer.address)
+    assert governance.vote(consortium.admins["RU"], proposal)
+    calls.clear()
+    assert not allows(policy, signer) and len(calls) >= 1

@@ -25,7 +25,10 @@ Nothing else is accepted: without ``--deployer`` and with no OfficeRegistry know
 A refusal is a :class:`SenderRefusedError` whose message names the sender and why; the server
 answers it as a JSON-RPC error and the transaction never reaches a block. A transaction that
 is already mined is never refused (resending it changes nothing). Read-only methods are not
-checked. Office accounts (a) are read once per block and sender and cached until the next block.
+checked. What rule (a) reads is cached per sender until a block carries a log of the
+OfficeRegistry: every change of an office's status, admin key or signer keys emits one (the
+governance index follows the same logs), so a suspension or revocation takes effect from the
+next block while a stream of register writes costs no registry call per block.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from eth.vm.forks.prague.transactions import PragueTransactionBuilder
-from eth_utils.address import is_hex_address, to_checksum_address
+from eth_utils.address import is_hex_address, to_canonical_address, to_checksum_address
 
 from ipchain.chain.embedded import FAUCET_ADDRESS, EmbeddedChain
 from ipchain.errors import ChainMismatchError, InvalidInputError, TransactionRejectedError
@@ -50,6 +53,9 @@ OFFICE_STATUS_ACTIVE = 1
 """``IOfficeRegistry.OfficeStatus.Active``."""
 
 ZERO_ADDRESS = "0x" + "00" * 20
+
+_MAX_BLOCKS_SCANNED = 1_000
+"""Beyond this many new blocks the cache is dropped rather than their logs looked through."""
 
 JSON_RPC_TRANSACTION_REJECTED = -32003
 """EIP-1474's error code for a rejected transaction."""
@@ -224,11 +230,30 @@ class SenderPolicy:
     # --- chain state, cached per block ----------------------------------------------------
 
     def _refresh(self) -> None:
-        block = self.chain.block_number()
-        if block != self._cached_block:
-            self._cached_block = block
+        """Forget the office accounts read so far when the OfficeRegistry may have changed:
+        it logged something in a block since they were read (or too many blocks passed to
+        look cheaply)."""
+        head = self.chain.block_number()
+        since = self._cached_block
+        if head == since:
+            return
+        registry = self.office_registry
+        stale = (
+            registry is None
+            or since < 0
+            or not 0 < head - since <= _MAX_BLOCKS_SCANNED
+            or bool(
+                self.chain.find_logs(
+                    addresses=frozenset((to_canonical_address(registry),)),
+                    from_block=since + 1,
+                    to_block=head,
+                )
+            )
+        )
+        if stale:
             self._admins = None
             self._signers = {}
+        self._cached_block = head
 
     def _call(self, registry: str, function: str, *args: Any) -> tuple[Any, ...]:
         data = self.chain.call(registry, self._abi.encode_call(function, *args))
