@@ -406,6 +406,10 @@ class EmbeddedRpcHandlers:
                 self.policy.check_raw(encoded)
             except SenderRefusedError as error:
                 raise RpcError(JSON_RPC_TRANSACTION_REJECTED, str(error)) from None
+            except Exception as error:  # cannot tell who may send: refuse (fail closed)
+                raise RpcError(
+                    -32603, f"cannot check the sender ({type(error).__name__}: {error})"
+                ) from None
         future: Future[bytes] = Future()
         self._incoming.put((encoded, future))
         return future
