@@ -26,7 +26,7 @@ chain_app = typer.Typer(
 )
 
 
-@chain_app.command("serve")
+@chain_app.command("serve", short_help="Serve the embedded chain over JSON-RPC.")
 def serve(
     data_dir: Annotated[
         Path | None,
