@@ -4,7 +4,8 @@ Everything lives under ``/api/v1``: public reads (offices, records, a record's e
 event feed, health), authenticated writes (an office submits register events; the bearer token
 is bound to that one office) and the submission status resource. Errors are
 ``application/problem+json`` with stable codes (:mod:`api.problems`). The OpenAPI description
-is at ``/api/v1/openapi.json`` and an interactive page at ``/api/v1/docs``.
+is at ``/api/v1/openapi.json`` and an interactive page at ``/api/v1/docs`` (Swagger UI served
+by the node: it renders with no internet).
 
 Routes are thin: they translate HTTP to calls of the node's services
 (:class:`ipchain.node.service.NodeService`) and back, and never touch SQL.
@@ -12,7 +13,13 @@ Routes are thin: they translate HTTP to calls of the node's services
 
 from __future__ import annotations
 
+import os
+import re
+from typing import Final
+from urllib.parse import urlsplit
+
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 import ipchain
@@ -25,9 +32,16 @@ from api.problems import (
     install_problem_handlers,
 )
 from api.routes import (
+    catalogue,
+    demo,
+    differences,
+    docs,
     events,
+    feed,
     governance,
     health,
+    links,
+    network,
     offices,
     records,
     submissions,
@@ -52,6 +66,30 @@ A permissioned-blockchain register of trademark and industrial-design events (WI
   concerned.
 """
 
+DEMO_VARIABLE: Final = "IPCHAIN_DEMO"
+"""``1`` in the environment of a node's API workers started by ``ipchain serve --demo``: the
+demo-only routes (the workshop's tamper button) exist only then."""
+
+LOOPBACK_ORIGIN: Final = r"^https?://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]+)?$"
+"""Pages served from this machine (the other nodes of a local network)."""
+
+
+def allowed_origins() -> list[str]:
+    """Origins whose pages may read this node's API from the browser besides loopback ones:
+    the nodes the network file lists (the workshop page reads every node straight from it)."""
+    listed = network.network_nodes()
+    origins = set()
+    for node in listed[0] if listed else []:
+        parts = urlsplit(node.url)
+        origins.add(f"{parts.scheme}://{parts.netloc}")
+    return sorted(origin for origin in origins if not re.match(LOOPBACK_ORIGIN, origin))
+
+
+def enable_demo(app: FastAPI) -> None:
+    """Add the demo-only routes (never on a production node)."""
+    app.state.demo = True
+    app.include_router(demo.router, prefix=API_PREFIX)
+
 
 def create_app(service: NodeService, *, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
     """The API over a started :class:`NodeService`."""
@@ -60,16 +98,30 @@ def create_app(service: NodeService, *, max_body_bytes: int = MAX_BODY_BYTES) ->
         version=getattr(ipchain, "__version__", "0"),
         description=DESCRIPTION,
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        docs_url=None,  # served offline by api.routes.docs
         redoc_url=None,
     )
     app.state.service = service
+    app.state.demo = False
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    # The workshop page of one node reads the others' public API and may submit to the one
+    # a presenter picks (with a pasted token): loopback pages and the network's nodes only.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=allowed_origins(),
+        allow_origin_regex=LOOPBACK_ORIGIN,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+        expose_headers=["Location"],
+    )
     for module in (offices, records, events, submissions, health):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(verification.router, prefix=API_PREFIX)
     app.include_router(governance.router, prefix=API_PREFIX)
+    for module in (links, differences, catalogue, network, feed):
+        app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(docs.router)
     app.include_router(workshop.router)
 
     @app.get(PROBLEMS_PATH, tags=["problems"], summary="Problem types")
@@ -110,5 +162,7 @@ def app_from_environment() -> FastAPI:
     options = ServiceOptions(run_submitter=False, run_indexer=False)
     service = NodeService(Settings(), options).start()
     app = create_app(service)
+    if os.environ.get(DEMO_VARIABLE) == "1":
+        enable_demo(app)
     app.router.on_shutdown.append(service.stop)
     return app

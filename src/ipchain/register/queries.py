@@ -127,6 +127,40 @@ class RecordView:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordSummary:
+    """What a feed line or a link chip shows of a record."""
+
+    record_key: str
+    """The record."""
+    mark_text: str | None
+    """Verbal element of a trademark (product indications of a design)."""
+    holder: str | None
+    """Name of the first applicant or holder in the current record data."""
+
+
+@dataclass(frozen=True, slots=True)
+class LinkView:
+    """A link between two records (priority claim, designation, seniority ...), seen from one
+    of them."""
+
+    relation: str
+    """Kind of link, from the catalogue (``priority``, ``madrid-designation`` ...)."""
+    direction: str
+    """``outgoing``: this record's event names the other record; ``incoming``: the other
+    record's event names this one."""
+    record_key: str | None
+    """The other record (None for an outgoing link to an outside number)."""
+    external_number: str | None
+    """The linked right's number when it is not a record here."""
+    link_date: datetime.date | None
+    """The date the link refers to (priority date, designation date)."""
+    seq: int
+    """The event carrying the link: its position in its record's history."""
+    event_code: str
+    """That event's code."""
+
+
+@dataclass(frozen=True, slots=True)
 class RecordFilter:
     """Which records a search returns; every criterion given must hold."""
 
@@ -239,6 +273,43 @@ def _date(value: datetime.date | str | None) -> datetime.date | None:
     if value is None or isinstance(value, datetime.date):
         return value
     return datetime.date.fromisoformat(value)
+
+
+def _holder(data: str | None) -> str | None:
+    """The first applicant's (holder's) name in stored record data."""
+    parsed = parse_document(data)
+    parties = None if parsed is None else parsed.get("applicants")
+    if isinstance(parties, list) and parties and isinstance(parties[0], dict):
+        name = parties[0].get("name")
+        return name if isinstance(name, str) else None
+    return None
+
+
+def _links_of(document: Mapping[str, Any] | None, seq: int, event_code: str) -> list[LinkView]:
+    """The links an event document carries, as outgoing links (malformed entries skipped)."""
+    items = None if document is None else document.get("links")
+    found = []
+    for item in items if isinstance(items, list) else ():
+        if not isinstance(item, dict) or not isinstance(item.get("relation"), str):
+            continue
+        other, number = item.get("record_key"), item.get("external_number")
+        raw_date = item.get("link_date")
+        try:
+            when = datetime.date.fromisoformat(raw_date) if isinstance(raw_date, str) else None
+        except ValueError:
+            when = None
+        found.append(
+            LinkView(
+                item["relation"],
+                "outgoing",
+                other if isinstance(other, str) else None,
+                number if isinstance(number, str) else None,
+                when,
+                seq,
+                event_code,
+            )
+        )
+    return found
 
 
 _OFFICE = re.compile(r"[A-Z]{2}")
@@ -409,6 +480,74 @@ class RegisterQueries:
                 entry[f"{ip_type}_events"] = int(event_count)
         return dict(sorted(stats.items()))
 
+    def feed_position(self) -> tuple[int, int]:
+        """(block, log index) of the newest indexed event, ``(0, -1)`` before any: one row
+        read from the feed's index, cheap enough to ask several times a second."""
+        statement = (
+            select(events.c.block_number, events.c.log_index)
+            .order_by(events.c.block_number.desc(), events.c.log_index.desc())
+            .limit(1)
+        )
+        with self.session_factory() as session:
+            row = session.execute(statement).first()
+        return (0, -1) if row is None else (int(row[0]), int(row[1]))
+
+    def record_summaries(self, record_keys: Sequence[str]) -> dict[str, RecordSummary]:
+        """Mark text and holder of each record the index has, by record key."""
+        found: dict[str, RecordSummary] = {}
+        wanted = sorted(set(record_keys))
+        with self.session_factory() as session:
+            for start in range(0, len(wanted), MAX_LIMIT):
+                statement = (
+                    select(records.c.record_key, records.c.mark_text, record_data.c.data)
+                    .outerjoin(record_data)
+                    .where(records.c.record_key.in_(wanted[start : start + MAX_LIMIT]))
+                )
+                for key, mark_text, data in session.execute(statement):
+                    found[key] = RecordSummary(key, mark_text, _holder(data))
+        return found
+
+    def record_links(self, record_key: str) -> list[LinkView]:
+        """The record's links both ways: those its own events carry (``outgoing``) and those
+        other records' events carry to it (``incoming``), in the order of the events carrying
+        them; :class:`NotFoundError` when the index has no event of the record.
+
+        Incoming links are found by a scan of the stored documents that name the record (no
+        link table is kept): quick for a workshop-sized register, linear in its size."""
+        links = [
+            link
+            for event in self.record_events(record_key)
+            for link in _links_of(event.document, event.seq, event.event_code)
+            if link.direction == "outgoing"
+        ]
+        named = '%"' + record_key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        statement = (
+            select(events.c.record_key, events.c.seq, events.c.event_code, events.c.document)
+            .where(
+                events.c.record_key != record_key,
+                events.c.document.like('%"links"%'),
+                events.c.document.like(named + '"%', escape="\\"),
+            )
+            .order_by(events.c.block_number, events.c.log_index)
+        )
+        with self.session_factory() as session:
+            rows = session.execute(statement).all()
+        for source, seq, code, text in rows:
+            for link in _links_of(parse_document(text), seq, code):
+                if link.record_key == record_key:
+                    links.append(
+                        LinkView(
+                            link.relation,
+                            "incoming",
+                            source,
+                            None,
+                            link.link_date,
+                            seq,
+                            code,
+                        )
+                    )
+        return links
+
     def indexed_block(self, name: str = DEFAULT_NAME) -> int:
         """The last block the indexer has fully indexed (0 before it has indexed any)."""
         with self.session_factory() as session:
@@ -564,8 +703,10 @@ __all__ = [
     "MAX_LIMIT",
     "SORT_KEYS",
     "EventView",
+    "LinkView",
     "Page",
     "RecordFilter",
+    "RecordSummary",
     "RecordView",
     "RegisterQueries",
 ]
