@@ -117,6 +117,8 @@ def run_server(
             )
             settings = settings.model_copy(update={"rpc_url": rpc_url})
         environment = _environment(settings)
+        if demo:  # the API workers add the demo-only routes (the workshop's tamper button)
+            environment["IPCHAIN_DEMO"] = "1"
         with console.status("setting up the node…"):
             init_node(settings).close()
         supervisor.start(
