@@ -11,6 +11,7 @@ error also named it) and ``init`` run again, which deploys the consortium.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import queue
@@ -324,18 +325,25 @@ def test_opening_a_served_chain_elsewhere_names_its_url(served: ServedConsortium
 def test_a_chain_open_in_another_process_names_the_command(tmp_path: Path) -> None:
     chain_dir = tmp_path / "chain"
     EmbeddedChain.open(chain_dir).close()
-    holder = subprocess.Popen(["flock", str(chain_dir / "ipchain.lock"), "sleep", "60"])
-    (chain_dir / "ipchain.lock").write_text(str(holder.pid))  # as the chain's opener does
+    lock = chain_dir / "ipchain.lock"
+    holder = subprocess.Popen(["flock", str(lock), "sleep", "60"])
     try:
-        for _ in range(100):  # until flock holds it
-            try:
-                EmbeddedChain.open(chain_dir).close()
-            except ChainUnavailableError as error:
-                message = str(error)
-                break
-            threading.Event().wait(0.05)
+        # Wait until flock holds the lock, probing it without opening the chain (an open
+        # that succeeded would write this process's pid into the lock file).
+        for _ in range(200):
+            with lock.open() as probe:
+                try:
+                    fcntl.flock(probe, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                except OSError:
+                    break
+                fcntl.flock(probe, fcntl.LOCK_UN)
+            threading.Event().wait(0.02)
         else:
             pytest.fail("flock never took the lock")
+        lock.write_text(str(holder.pid))  # as the chain's opener does
+        with pytest.raises(ChainUnavailableError) as error:
+            EmbeddedChain.open(chain_dir)
+        message = str(error.value)
     finally:
         holder.kill()
         holder.wait()
