@@ -9,6 +9,11 @@ are complete, and then hands LevelDB a single write batch. LevelDB applies a bat
 atomically, so after ``kill -9`` (or a power cut, with ``sync=True``) the database holds
 either the whole block or none of it. :meth:`StagedLevelDB.discard` drops a block that failed
 validation, so a rejected transaction leaves nothing behind.
+
+A write that fails (a full disk, an I/O error) drops the staged block too: nothing of it may
+outlive the failure in memory. LevelDB itself must then be closed and opened again
+(:meth:`StagedLevelDB.reopen`): after a failed append its log writer no longer knows where
+the file ends, so later writes would follow a torn record that recovery may drop with them.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ class StagedLevelDB(BaseAtomicDB):
         # interpreter tears its modules down, where plyvel's __dealloc__ fails noisily
         # ("Error in sys.excepthook"). Holding the handle in a list that close() -- or, for a
         # database nobody closed, an exit hook -- empties frees it while Python still works.
+        self.path = path
         self._handles = [plyvel.DB(str(path), create_if_missing=True)]
         weakref.finalize(self, _release, self._handles)
         self._sync = sync
@@ -95,17 +101,25 @@ class StagedLevelDB(BaseAtomicDB):
         return bool(self._staged)
 
     def commit(self, extra: Mapping[bytes, bytes] | None = None) -> None:
-        """Write every staged change, plus ``extra`` pairs, in one atomic LevelDB batch."""
+        """Write every staged change, plus ``extra`` pairs, in one atomic LevelDB batch.
+
+        When LevelDB fails the write (``plyvel.IOError``, an ``OSError``), the staged changes
+        are dropped before the error propagates, and the caller must :meth:`reopen` the
+        database before writing again."""
         if extra:
             self._staged.update(extra)
         if not self._staged:
             return
-        with self._handles[0].write_batch(transaction=True, sync=self._sync) as batch:
-            for key, value in self._staged.items():
-                if value is _DELETED:
-                    batch.delete(key)
-                else:
-                    batch.put(key, value)
+        try:
+            with self._handles[0].write_batch(transaction=True, sync=self._sync) as batch:
+                for key, value in self._staged.items():
+                    if value is _DELETED:
+                        batch.delete(key)
+                    else:
+                        batch.put(key, value)
+        except BaseException:
+            self._staged = {}
+            raise
         for key, value in self._staged.items():
             if value is _DELETED:
                 self._read_cache.pop(key, None)
@@ -127,6 +141,15 @@ class StagedLevelDB(BaseAtomicDB):
         self._staged = {}
         self._read_cache.clear()
         _release(self._handles)
+
+    def reopen(self) -> None:
+        """Close LevelDB and open it again, as a restarted process would: staged writes and
+        cached values are forgotten and LevelDB recovers its log (a record torn by a failed
+        write is dropped). Raises ``plyvel.Error`` (an ``OSError``) when it cannot be opened
+        (a disk still full: opening writes a new log and table); the database then stays
+        closed until a later :meth:`reopen` succeeds."""
+        self.close()
+        self._handles.append(plyvel.DB(str(self.path), create_if_missing=False))
 
     @property
     def closed(self) -> bool:

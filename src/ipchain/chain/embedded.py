@@ -13,11 +13,27 @@ killed at any moment therefore leaves every block it reported as mined on disk, 
 was still mining simply absent. There is no transaction pool, so ``get_nonce`` is the nonce in
 the latest state.
 
+**Fail-stop on storage faults.** When writing a block fails (a full disk, an I/O error), the
+block is forgotten — its staged writes dropped and py-evm's state and head read back from the
+database, which never took the failed batch — and :class:`ChainUnavailableError` says why.
+From then on the chain mines nothing until a write succeeds again: each later send first
+tries (at most every :data:`FAULT_RETRY_MAX_SECONDS`, backing off from
+:data:`FAULT_RETRY_SECONDS`, and only once the disk has :data:`REOPEN_FREE_BYTES` free) to
+close and reopen LevelDB — which drops a record the failed write tore — and to write a small
+probe record, and refuses at once while that fails. Reads go on meanwhile, from the database
+as it was before the failed write. :attr:`EmbeddedChain.storage_fault` gives the reason while
+the fault lasts. A block a caller was told is mined is never lost; a block it was told failed
+may still be on disk after a failed ``fsync`` (LevelDB cannot tell whether the bytes got
+there), and its transactions then have receipts — what a submitter that lost its answer
+looks for.
+
 DESIGN.md §8 explains why this is py-evm driven directly and not eth-tester.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -85,6 +101,21 @@ public testnets, so a transaction signed for it is useless anywhere else."""
 CALL_GAS = 50_000_000
 """Gas given to ``call`` (the same cap geth applies to eth_call)."""
 
+FAULT_RETRY_SECONDS = 0.5
+"""Wait after a failed write before the chain tries its database again (doubling)."""
+FAULT_RETRY_MAX_SECONDS = 5.0
+"""Longest wait between two tries while a storage fault lasts."""
+
+REOPEN_FREE_BYTES = 16 * 1024 * 1024
+"""Free space the chain's filesystem must have before the chain reopens its database after a
+storage fault: reopening writes LevelDB's recovered log out as a table (up to its 4 MiB write
+buffer) and starts a new log."""
+
+_PROBE_KEY = b"ipchain:meta:last-write-check"
+"""Written (and kept) when the chain checks its database takes writes again after a fault."""
+
+logger = logging.getLogger(__name__)
+
 _TRANSACTION_BUILDER = PragueTransactionBuilder
 _BLOB_TRANSACTION_TYPE = 3
 
@@ -133,6 +164,9 @@ class EmbeddedChain(ChainBackend):
         self._head = self._chain.get_canonical_head()
         self._lock = threading.RLock()
         self._new_block = threading.Condition(self._lock)
+        self._fault: str | None = None
+        self._fault_retry_at = 0.0
+        self._fault_wait = FAULT_RETRY_SECONDS
 
     # --- opening and closing ----------------------------------------------------------------
 
@@ -180,6 +214,86 @@ class EmbeddedChain(ChainBackend):
     def _check_open(self) -> None:
         if self._lock_file is None:
             raise ChainUnavailableError(f"the embedded chain in {self.data_dir} is closed")
+        # A storage fault may have left the database closed: try to open it again.
+        if self._database.closed and (
+            time.monotonic() < self._fault_retry_at or not self._reopen()
+        ):
+            raise ChainUnavailableError(
+                f"the embedded chain's database in {self.data_dir} cannot be opened: {self._fault}"
+            )
+
+    # --- storage faults -----------------------------------------------------------------------
+
+    @property
+    def storage_fault(self) -> str | None:
+        """Why the chain mines nothing (a write to its database failed and no write has
+        succeeded since), or None."""
+        return self._fault
+
+    def _check_writable(self) -> None:
+        """Refuse to mine while a storage fault lasts. After the back-off, and once the disk
+        has room again, reopen the database (LevelDB must not append after a torn record) and
+        check it takes a write; the fault is cleared when it does."""
+        if self._fault is None:
+            return
+        if time.monotonic() < self._fault_retry_at:
+            raise self._unavailable()
+        if not self._database.closed:
+            # Reads go on through the open handle meanwhile: only reopen once the disk has
+            # room, since a reopen on a full disk fails and leaves nothing to read with.
+            if _free_bytes(self._database.path) < REOPEN_FREE_BYTES:
+                self._fault_retry_at = time.monotonic() + self._fault_wait
+                raise self._unavailable()
+            self._database.close()
+        if not self._reopen():
+            raise self._unavailable()
+        try:
+            self._database.commit({_PROBE_KEY: str(time.time()).encode()})
+        except (plyvel.Error, OSError) as error:
+            self._storage_failed(f"cannot write to its database ({_reason(error)})")
+        logger.warning("embedded chain in %s: its database takes writes again", self.data_dir)
+        self._fault = None
+        self._fault_wait = FAULT_RETRY_SECONDS
+
+    def _storage_failed(self, what: str) -> None:
+        """Record a failed write, forget everything it left in memory (the staged writes are
+        gone already; py-evm's pending block is rebuilt from the database, which never saw
+        the failed batch), and raise :class:`ChainUnavailableError`."""
+        first = self._fault is None
+        self._fault = what
+        self._fault_retry_at = time.monotonic() + self._fault_wait
+        self._fault_wait = min(self._fault_wait * 2, FAULT_RETRY_MAX_SECONDS)
+        if first:
+            logger.error(
+                "embedded chain in %s: %s; no block is mined until a write succeeds",
+                self.data_dir,
+                what,
+            )
+        self._database.discard()
+        self._chain = chain_class(self._chain_id)(self._database)
+        self._head = self._chain.get_canonical_head()
+        raise self._unavailable()
+
+    def _reopen(self) -> bool:
+        """Open LevelDB again (it recovers its log, dropping a record a failed write tore) and
+        read the head from disk; False (the database left closed) when it cannot be opened
+        yet."""
+        try:
+            self._database.reopen()
+        except (plyvel.Error, OSError) as error:
+            if self._fault is None:
+                self._fault = f"cannot open its database ({_reason(error)})"
+            self._fault_retry_at = time.monotonic() + self._fault_wait
+            return False
+        self._chain = chain_class(self._chain_id)(self._database)
+        self._head = self._chain.get_canonical_head()
+        return True
+
+    def _unavailable(self) -> ChainUnavailableError:
+        return ChainUnavailableError(
+            f"the embedded chain in {self.data_dir} stopped mining: {self._fault}; it mines "
+            "again once its database takes writes"
+        )
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -485,6 +599,7 @@ class EmbeddedChain(ChainBackend):
         repeats: list[tuple[int, int]] = []
         with self._lock:
             self._check_open()
+            self._check_writable()
             for position, raw in enumerate(raw_transactions):
                 try:
                     transaction = self._decode(position, bytes(raw))
@@ -582,12 +697,18 @@ class EmbeddedChain(ChainBackend):
             raise
 
     def _commit(self) -> None:
-        self._database.commit()
+        number = self._chain.header.block_number - 1  # py-evm's pending header is the next
+        try:
+            self._database.commit()
+        except (plyvel.Error, OSError) as error:
+            self._storage_failed(f"cannot write block {number} ({_reason(error)})")
         self._head = self._chain.get_canonical_head()
         self._new_block.notify_all()
 
     def _discard(self) -> None:
         self._database.discard()
+        if self._database.closed:  # a storage fault: _reopen() rebuilds the chain later
+            return
         # py-evm keeps the pending header in memory; rebuild it from what is on disk.
         self._chain = chain_class(self._chain_id)(self._database)
         self._head = self._chain.get_canonical_head()
@@ -625,6 +746,23 @@ class EmbeddedChain(ChainBackend):
             ]
             hashes = self.send_raw_transactions(raws)
             return self.wait_for_receipts(hashes, timeout=0)
+
+
+def _free_bytes(path: Path) -> int:
+    """Bytes free for unprivileged writers on ``path``'s filesystem (large when unknown)."""
+    try:
+        stats = os.statvfs(path)
+    except OSError:
+        return 2**62
+    return stats.f_bavail * stats.f_frsize
+
+
+def _reason(error: BaseException) -> str:
+    """An I/O error in one line (plyvel gives LevelDB's status as bytes)."""
+    text = error.args[0] if error.args else error
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return str(text).splitlines()[0] if str(text) else type(error).__name__
 
 
 def _topic_set(topic: Topic) -> frozenset[bytes] | None:
