@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     """Node data directory: embedded chain, keystores, deployment, SQLite index."""
     rpc_url: str | None = None
     """JSON-RPC node to use; None means the embedded chain in ``data_dir/chain``."""
+    rpc_token: SecretStr | None = None
+    """Bearer token (JWT) for a JSON-RPC node that requires one, e.g. a Besu auditor node."""
     database_url: str | None = None
     """SQLAlchemy URL of the index; None means SQLite in ``data_dir/index.db``."""
     keystore_password: SecretStr | None = None

@@ -72,10 +72,19 @@ class RpcChain(ChainBackend):
 
     @classmethod
     def connect(
-        cls, url: str, *, expected_chain_id: int | None = None, timeout: float = 30.0
+        cls,
+        url: str,
+        *,
+        expected_chain_id: int | None = None,
+        timeout: float = 30.0,
+        token: str | None = None,
     ) -> RpcChain:
-        """Connect to ``url``; raise :class:`ChainUnavailableError` if it does not answer."""
-        chain = cls(url, requests.Session(), 0, timeout)
+        """Connect to ``url``; raise :class:`ChainUnavailableError` if it does not answer.
+        ``token`` is sent as a bearer token (a Besu node with JWT authentication)."""
+        session = requests.Session()
+        if token:
+            session.headers["Authorization"] = f"Bearer {token}"
+        chain = cls(url, session, 0, timeout)
         try:
             chain._chain_id = int(chain._rpc("eth_chainId", []), 16)
         except ChainError as error:

@@ -98,7 +98,9 @@ def _open_chain(
     if url:
         from ipchain.chain.rpc import RpcChain
 
-        return RpcChain.connect(url, expected_chain_id=bundle.chain_id, timeout=15.0), expected
+        token = settings.rpc_token.get_secret_value() if settings.rpc_token else None
+        node = RpcChain.connect(url, expected_chain_id=bundle.chain_id, timeout=15.0, token=token)
+        return node, expected
     if not settings.chain_dir.is_dir():
         raise _BadInput(
             "no chain to verify against: give --rpc URL (any JSON-RPC node of the chain) "

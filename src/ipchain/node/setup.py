@@ -40,7 +40,8 @@ def open_backend(settings: Settings) -> ChainBackend:
     if settings.rpc_url:
         from ipchain.chain.rpc import RpcChain
 
-        return RpcChain.connect(settings.rpc_url)
+        token = settings.rpc_token.get_secret_value() if settings.rpc_token else None
+        return RpcChain.connect(settings.rpc_url, token=token)
     from ipchain.chain.embedded import EmbeddedChain
 
     return EmbeddedChain.open(settings.chain_dir)

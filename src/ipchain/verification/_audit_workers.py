@@ -427,6 +427,7 @@ def _send(stream: Any, kind: str, payload: Any) -> None:
 def _worker_main() -> None:
     """A worker process: audit the range read from stdin, report to stdout."""
     from ipchain.chain.rpc import RpcChain
+    from ipchain.config import Settings
     from ipchain.db.base import make_engine
 
     task: RangeTask = pickle.loads(sys.stdin.buffer.read())
@@ -442,7 +443,8 @@ def _worker_main() -> None:
 
     try:
         engine = make_engine(task.database_url, pool_size=1)
-        backend = RpcChain.connect(task.rpc_url)
+        token = Settings().rpc_token  # the parent's environment: IPCHAIN_RPC_TOKEN
+        backend = RpcChain.connect(task.rpc_url, token=token.get_secret_value() if token else None)
         try:
             options = snapshot_options(engine.dialect.name)
             with engine.connect().execution_options(**options) as connection:
