@@ -205,7 +205,8 @@ def audit(
 
     ``workers`` worker processes split the block range (a chain with an
     :attr:`~ipchain.chain.base.ChainBackend.endpoint` only: the embedded chain is one
-    process's); by default large databases (:data:`PARALLEL_FROM_EVENTS`) use one per CPU. Discrepancies are reported, never raised; :class:`~ipchain.errors.ChainError` (or
+    process's); by default large databases (:data:`PARALLEL_FROM_EVENTS`) use one per CPU.
+    Discrepancies are reported, never raised; :class:`~ipchain.errors.ChainError` (or
     :class:`~ipchain.errors.ChainUnavailableError`) is raised when the chain cannot be read,
     including when it reorganises under the audit.
     """
