@@ -427,6 +427,7 @@ function proposalTitle(p) {
   if (!subject && p.name) {
     try { subject = JSON.parse(p.name).schema || p.name; } catch (_) { subject = p.name; }
   }
+  if (!subject && p.action === "change-threshold") subject = `to ${p.value / 100}%`;
   return `#${p.proposal_id} ${p.action}${subject ? " " + subject : ""}`;
 }
 
@@ -613,6 +614,10 @@ function bindUi() {
     if (new URLSearchParams(location.search).get(name) === "1") initial = true;
     apply(initial);
   };
+  window.addEventListener("hashchange", () => {
+    const key = decodeURIComponent(location.hash.slice(1));
+    if (key && key !== state.selected) showRecord(key);
+  });
   toggle($("#toggle-presenter"), "presenter", "ipchain-presenter");
   toggle($("#toggle-hashes"), "show-hashes", "ipchain-hashes");
 }
