@@ -92,6 +92,37 @@ def test_attest_and_revoke(node: list[str], tmp_path: Path) -> None:
     assert "ipchain/office-certificate/v1 by EM" in bound.stdout
 
 
+def test_a_vote_revokes_an_attestation(node: list[str], tmp_path: Path) -> None:
+    claim = tmp_path / "claim.json"
+    claim.write_text(
+        json.dumps(
+            {"party_id": "AU:applicant:7", "role": "applicant", "name": "X", "office_code": "AU"}
+        )
+    )
+    attested = run(
+        "attest", "--schema", "ipchain/party-identity/v1", "--claim", str(claim), "--as", "AU",
+        *node,
+    )  # fmt: skip
+    assert attested.returncode == 0, attested.stderr
+    uid = re.search(r"attestation (0x[0-9a-f]{64})", attested.stdout)
+    assert uid is not None, attested.stdout
+    proposed = run("propose", "revoke-attestation", "--uid", uid.group(1), "--as", "EM", *node)
+    assert proposed.returncode == 0, proposed.stderr
+    assert f"revoke-attestation {uid.group(1)} by EM" in proposed.stdout, proposed.stdout
+    proposal_id = re.search(r"proposal (\d+):", proposed.stdout)
+    assert proposal_id is not None
+    outputs = []
+    for voter in ("RU", "AU"):  # MT may have joined: three votes of four then
+        voted = run("vote", proposal_id.group(1), "--as", voter, *node)
+        assert voted.returncode == 0, voted.stderr
+        outputs.append(voted.stdout)
+        if "passed and took effect" in voted.stdout:
+            break
+    assert "passed and took effect" in outputs[-1], outputs
+    unknown = run("propose", "revoke-attestation", "--uid", "0x" + "11" * 32, "--as", "EM", *node)
+    assert_one_line_error(unknown, 2, "OfficeRegistryUnknownAttestation")
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [

@@ -164,22 +164,32 @@ def propose(
         str,
         typer.Argument(
             help="admit-office, suspend-office, reinstate-office, remove-office, add-signer, "
-            "revoke-signer, change-threshold or approve-schema."
+            "revoke-signer, change-threshold, approve-schema, replace-admin, readmit-office, "
+            "revoke-attestation or revoke-attestations-issued-since."
         ),
     ],
     acting: Acting,
     office: Annotated[str | None, typer.Option(help="Office the proposal concerns.")] = None,
     account: Annotated[
-        str | None, typer.Option(help="New admin (admit-office) or signer key.")
+        str | None,
+        typer.Option(help="New admin (admit-office, readmit-office, replace-admin) or signer key."),
     ] = None,
     name: Annotated[
-        str | None, typer.Option(help="Office name (admit-office) or schema definition.")
+        str | None,
+        typer.Option(help="Office name (admit-office, readmit-office) or schema definition."),
     ] = None,
     value: Annotated[
-        int | None, typer.Option(help="New threshold in basis points (change-threshold).")
+        int | None,
+        typer.Option(
+            help="New threshold in basis points (change-threshold), or the Unix time from "
+            "which the office's attestations are revoked (revoke-attestations-issued-since)."
+        ),
     ] = None,
     profile_hash: Annotated[
-        str | None, typer.Option(help="Profile document SHA-256 (admit-office).")
+        str | None, typer.Option(help="Profile document SHA-256 (admit-office, readmit-office).")
+    ] = None,
+    uid: Annotated[
+        str | None, typer.Option(help="Uid of the attestation to revoke (revoke-attestation).")
     ] = None,
     data_dir: DataDir = None,
     rpc_url: RpcUrl = None,
@@ -197,6 +207,7 @@ def propose(
         name=name,
         value=value,
         profile_hash=profile_hash,
+        uid=uid,
     ):
         console.print(line, highlight=False, soft_wrap=True)
 
