@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
-import httpx
+import requests
 from eth_account import Account
 
 from ipchain.chain.rpc import RpcChain
@@ -300,10 +300,10 @@ def status(root: Path) -> list[NodeStatus]:
         member, head, indexed = None, None, None
         if is_running(node.pid):
             try:
-                health = httpx.get(f"{node.url}/api/v1/health", timeout=5).json()
+                health = requests.get(f"{node.url}/api/v1/health", timeout=5).json()
                 member = node.office in health.get("signing_offices", [])
                 head, indexed = health.get("chain_head"), health.get("indexed_block")
-            except (httpx.HTTPError, ValueError):
+            except (requests.RequestException, ValueError):
                 pass
         rows.append(NodeStatus(node.office, node.url, is_running(node.pid), member, head, indexed))
     return rows
