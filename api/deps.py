@@ -1,15 +1,31 @@
-"""Typed FastAPI dependencies: the node's services and the authenticated office."""
+"""Typed FastAPI dependencies: the node's services and the authenticated office, and the
+parameter types and route class that keep every public input bounded.
+
+- :data:`Limit` and :data:`Offset` bound paging (``offset`` ≤ :data:`MAX_OFFSET`), and
+  :data:`IsoDate` takes a date only as ISO 8601 ``YYYY-MM-DD`` (never a bare number).
+- :class:`WriteRoute`, the route class of every router with a write, checks the bearer token
+  (``401``) before the body is read and the body's media type and charset (``415``) before it
+  is parsed: FastAPI reads and parses a body model before any dependency runs.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import datetime
+import re
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any, Final
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request, Response
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
+from pydantic import BeforeValidator
 from starlette.concurrency import run_in_threadpool
 
-from ipchain.errors import AuthenticationError
+from ipchain.errors import AuthenticationError, UnsupportedMediaTypeError
 from ipchain.node.service import NodeService
+from ipchain.register.queries import MAX_LIMIT, MAX_OFFSET
 
 API_PREFIX = "/api/v1"
 
@@ -29,20 +45,37 @@ Service = Annotated[NodeService, Depends(get_service)]
 """The node's services."""
 
 
-async def get_office(
-    service: Service,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> str:
-    """The office the request's bearer token acts for; 401 without a valid one."""
-    if credentials is None:
-        error = AuthenticationError("a bearer token is required (Authorization: Bearer <token>)")
-        error.field = "Authorization"  # type: ignore[attr-defined]
-        raise error
+def _unauthenticated(message: str) -> AuthenticationError:
+    error = AuthenticationError(message)
+    error.field = "Authorization"  # type: ignore[attr-defined]
+    return error
+
+
+async def authenticate_request(request: Request) -> str:
+    """The office of the request's bearer token; :class:`AuthenticationError` (401) without
+    a valid one. Reads only the ``Authorization`` header, never the body."""
+    scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
+    if scheme.lower() != "bearer" or not token:
+        raise _unauthenticated("a bearer token is required (Authorization: Bearer <token>)")
     try:
-        return await run_in_threadpool(service.authenticate, credentials.credentials)
+        return await run_in_threadpool(get_service(request).authenticate, token)
     except AuthenticationError as error:
         error.field = "Authorization"  # type: ignore[attr-defined]
         raise
+
+
+async def get_office(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    """The office the request's bearer token acts for; 401 without a valid one (checked
+    once: a :class:`WriteRoute` has done it before reading the body)."""
+    office = getattr(request.state, "office", None)
+    if isinstance(office, str):
+        return office
+    if credentials is None:
+        raise _unauthenticated("a bearer token is required (Authorization: Bearer <token>)")
+    return await authenticate_request(request)
 
 
 AuthenticatedOffice = Annotated[str, Depends(get_office)]
@@ -56,3 +89,100 @@ def base_url(request: Request) -> str:
 
 BaseUrl = Annotated[str, Depends(base_url)]
 """Prefix for links in responses."""
+
+
+# --- bounded parameters ----------------------------------------------------------------------
+
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, 1 to {MAX_LIMIT}.")]
+"""``limit`` of a paged list."""
+
+Offset = Annotated[
+    int, Query(ge=0, le=MAX_OFFSET, description=f"Items to skip, 0 to {MAX_OFFSET}.")
+]
+"""``offset`` of a paged list, capped at :data:`MAX_OFFSET`."""
+
+RecordOffice = Annotated[
+    str, Path(pattern=r"^[A-Za-z]{2}$", description="ST.3 office code (EM, or em).")
+]
+"""The office part of a record's path."""
+
+RecordType = Annotated[str, Path(max_length=8, description="TM (trademark) or DS (design).")]
+"""The IP type part of a record's path."""
+
+RecordNumber = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=64,
+        description="Application number, as the office prints it (018 123 456) or normalised.",
+    ),
+]
+"""The application number part of a record's path."""
+
+_ISO_DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_date(value: object) -> object:
+    """Only ``YYYY-MM-DD`` goes on to be checked as a calendar date: pydantic alone would
+    read a bare number as Unix seconds."""
+    if isinstance(value, datetime.date) or (isinstance(value, str) and _ISO_DATE.fullmatch(value)):
+        return value
+    raise ValueError("must be a date written YYYY-MM-DD (ISO 8601)")
+
+
+IsoDate = Annotated[datetime.date, BeforeValidator(_iso_date)]
+"""A date parameter: ISO 8601 ``YYYY-MM-DD`` only."""
+
+
+# --- writes: the token before the body, the body's type before parsing -----------------------
+
+_UTF8: Final = frozenset({"utf-8", "utf8"})
+
+
+def check_json_body(content_type: str | None) -> None:
+    """Refuse (415) a body not declared ``application/json`` (or ``+json``), or declared in
+    a charset other than UTF-8: JSON is UTF-8 (RFC 8259 §8.1), and a body is never decoded
+    from another charset, so ``charset=latin-1`` on UTF-8 bytes is refused, not guessed."""
+    media_type, _, parameters = (content_type or "").partition(";")
+    media_type = media_type.strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise UnsupportedMediaTypeError(
+            f"the body must be application/json, not {media_type or 'untyped'}", field="body"
+        )
+    for parameter in parameters.split(";"):
+        name, _, value = parameter.partition("=")
+        charset = value.strip().strip('"').lower()
+        if name.strip().lower() == "charset" and charset not in _UTF8:
+            raise UnsupportedMediaTypeError(
+                f"charset {charset or '(empty)'}: a JSON body must be UTF-8 (send "
+                "charset=utf-8 or no charset)",
+                field="Content-Type",
+            )
+
+
+def _uses(dependant: Dependant, call: Callable[..., Any]) -> bool:
+    return dependant.call is call or any(_uses(sub, call) for sub in dependant.dependencies)
+
+
+class WriteRoute(APIRoute):
+    """Route class for routers with writes. A route that needs a token checks it (``401``)
+    before anything reads the body; a route that takes a body checks its ``Content-Type``
+    (``415``, :func:`check_json_body`) before anything parses it. Without this, FastAPI reads
+    and validates a body model first, so a caller without a token would learn about their
+    body (``400``/``422``) instead of being told to authenticate."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        authenticated = _uses(self.dependant, get_office)
+        has_body = self.body_field is not None or "requestBody" in (self.openapi_extra or {})
+        if not authenticated and not has_body:
+            return handler
+
+        async def checked(request: Request) -> Response:
+            if authenticated:
+                request.state.office = await authenticate_request(request)
+            if has_body:
+                check_json_body(request.headers.get("Content-Type"))
+            return await handler(request)
+
+        return checked

@@ -189,6 +189,16 @@ class RecordPage(_Model):
     links: Links
 
 
+class RecordSelectionPage(_Model):
+    """One page of records with only the members ``fields`` named."""
+
+    items: list[dict[str, Any]] = Field(description="Each record's members named by fields.")
+    total: int = Field(description="Records matching in all.")
+    limit: int
+    offset: int
+    links: Links
+
+
 class RecordHistory(_Model):
     """A record's events, oldest first."""
 

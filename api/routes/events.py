@@ -7,10 +7,9 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query
 
-from api.deps import BaseUrl, Service
+from api.deps import BaseUrl, Limit, Service
 from api.problems import PROBLEM_MEDIA_TYPE
 from api.schemas import Event, EventPage, Links, Problem
-from ipchain.register.queries import MAX_LIMIT
 
 router = APIRouter(tags=["events"])
 
@@ -29,11 +28,19 @@ def event_feed(
     cursor: Annotated[
         str | None, Query(description="next_cursor of the previous page.", max_length=200)
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
-    office: Annotated[str | None, Query(description="Only this office's events.")] = None,
+    limit: Limit = 50,
+    office: Annotated[
+        str | None,
+        Query(
+            description="Only this office's events: an ST.3 code of the catalogue "
+            "(case-insensitive).",
+            pattern=r"^[A-Za-z]{2}$",
+        ),
+    ] = None,
 ) -> EventPage:
     """Anchored events of every office (or one), newest first, by cursor: a page never
-    repeats or skips events, however many are anchored while paging."""
+    repeats or skips events, however many are anchored while paging. A cursor is only ever
+    one this feed returned (``422`` otherwise)."""
     office = office.upper() if office else None
     views, following = service.queries.events_feed(cursor=cursor, limit=limit, office=office)
 

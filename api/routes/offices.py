@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import AuthenticatedOffice, BaseUrl, Service
+from api.deps import AuthenticatedOffice, BaseUrl, Service, WriteRoute
 from api.problems import PROBLEM_MEDIA_TYPE
 from api.routes.governance import office_detail
 from api.schemas import Office, OfficeDetail, OfficeList, Problem, Submission
@@ -18,11 +18,10 @@ from ipchain.errors import (
     InvalidInputError,
     MalformedBodyError,
     NotFoundError,
-    UnsupportedMediaTypeError,
 )
 from ipchain.register.submissions import SubmissionView
 
-router = APIRouter(tags=["offices"])
+router = APIRouter(tags=["offices"], route_class=WriteRoute)
 
 _PROBLEM = {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}}
 
@@ -153,11 +152,8 @@ async def submit_events(
         error = AuthorizationError(f"a token of office {caller} cannot submit for office {office}")
         error.field = "office"  # type: ignore[attr-defined]
         raise error
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type != "application/json" and not media_type.endswith("+json"):
-        raise UnsupportedMediaTypeError(
-            f"the body must be application/json, not {media_type or 'untyped'}", field="body"
-        )
+    # The token (401) and the Content-Type (415) were checked before the body is read here
+    # (WriteRoute).
     content = await request.body()
 
     def accept() -> SubmissionView:  # parsing and validation are CPU work: off the event loop

@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
-import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from api.deps import BaseUrl, Service
+from api.deps import (
+    BaseUrl,
+    IsoDate,
+    Limit,
+    Offset,
+    RecordNumber,
+    RecordOffice,
+    RecordType,
+    Service,
+)
 from api.problems import PROBLEM_MEDIA_TYPE
-from api.schemas import Event, Links, Problem, Record, RecordHistory, RecordPage
+from api.schemas import (
+    Event,
+    Links,
+    Problem,
+    Record,
+    RecordHistory,
+    RecordPage,
+    RecordSelectionPage,
+)
 from ipchain.errors import InvalidInputError
-from ipchain.register.catalog import RecordKey
-from ipchain.register.queries import MAX_LIMIT, SORT_KEYS, RecordFilter
+from ipchain.register.catalog import RecordKey, RecordStatus
+from ipchain.register.queries import SORT_KEYS, RecordFilter
 
 router = APIRouter(tags=["records"])
 
@@ -24,7 +40,7 @@ _RECORD_FIELDS = frozenset(Record.model_fields)
 
 @router.get(
     "/records",
-    response_model=RecordPage,
+    response_model=RecordPage | RecordSelectionPage,
     summary="Search records",
     responses={422: _PROBLEM},
 )
@@ -32,12 +48,19 @@ def search_records(
     request: Request,
     service: Service,
     base: BaseUrl,
-    office: Annotated[str | None, Query(description="ST.3 office code.", max_length=2)] = None,
+    office: Annotated[
+        str | None,
+        Query(
+            description="ST.3 office code of the catalogue (case-insensitive); the "
+            "consortium's members are at /api/v1/offices.",
+            pattern=r"^[A-Za-z]{2}$",
+        ),
+    ] = None,
     type: Annotated[
         Literal["TM", "DS"] | None, Query(description="TM (trademarks) or DS (designs).")
     ] = None,
     status: Annotated[
-        str | None, Query(description="Derived status, e.g. registered.", max_length=24)
+        RecordStatus | None, Query(description="Derived status, e.g. registered.")
     ] = None,
     nice_class: Annotated[int | None, Query(ge=1, le=45, description="A Nice class.")] = None,
     locarno_class: Annotated[
@@ -48,34 +71,43 @@ def search_records(
         str | None,
         Query(min_length=1, max_length=200, description="Words in the mark (case-insensitive)."),
     ] = None,
-    filed_from: Annotated[datetime.date | None, Query(description="Filed on or after.")] = None,
-    filed_to: Annotated[datetime.date | None, Query(description="Filed on or before.")] = None,
+    filed_from: Annotated[
+        IsoDate | None, Query(description="Filed on or after (YYYY-MM-DD).")
+    ] = None,
+    filed_to: Annotated[
+        IsoDate | None, Query(description="Filed on or before (YYYY-MM-DD).")
+    ] = None,
     registered_from: Annotated[
-        datetime.date | None, Query(description="Registered on or after.")
+        IsoDate | None, Query(description="Registered on or after (YYYY-MM-DD).")
     ] = None,
     registered_to: Annotated[
-        datetime.date | None, Query(description="Registered on or before.")
+        IsoDate | None, Query(description="Registered on or before (YYYY-MM-DD).")
     ] = None,
     sort: Annotated[
         Literal["record_key", "filing_date", "registration_date", "updated"],
         Query(description=f"One of {', '.join(SORT_KEYS)}."),
     ] = "record_key",
     order: Annotated[Literal["asc", "desc"], Query()] = "asc",
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
     fields: Annotated[
         str | None,
-        Query(description="Comma-separated record members to return (default: all)."),
+        Query(
+            description="Comma-separated record members to return (default: all).",
+            max_length=1000,
+        ),
     ] = None,
 ) -> Any:
     """Records matching every filter given, one page at a time (``limit``/``offset``), with
-    the total and links to the neighbouring pages."""
+    the total and links to the neighbouring pages. Every filter is checked before the
+    database is asked: ``office`` against the ST.3 catalogue, ``status`` against the
+    derived statuses, dates as ``YYYY-MM-DD``, ``offset`` up to 10,000,000."""
     selected = _fields(fields)
     page = service.queries.search_records(
         RecordFilter(
             office=office.upper() if office else None,
             ip_type=type,
-            status=status,
+            status=status.value if status is not None else None,
             nice_class=nice_class,
             locarno_class=locarno_class,
             text=text,
@@ -145,7 +177,9 @@ def _record_key(office: str, ip_type: str, number: str) -> str:
     summary="One record",
     responses={404: _PROBLEM, 422: _PROBLEM},
 )
-def get_record(office: str, ip_type: str, number: str, service: Service, base: BaseUrl) -> Record:
+def get_record(
+    office: RecordOffice, ip_type: RecordType, number: RecordNumber, service: Service, base: BaseUrl
+) -> Record:
     """A record with its status derived from its event history and its current data.
     The number may be written as the office prints it (``018 123 456``)."""
     return Record.of(service.queries.get_record(_record_key(office, ip_type, number)), base)
@@ -157,7 +191,9 @@ def get_record(office: str, ip_type: str, number: str, service: Service, base: B
     summary="A record's event history",
     responses={404: _PROBLEM, 422: _PROBLEM},
 )
-def get_record_events(office: str, ip_type: str, number: str, service: Service) -> RecordHistory:
+def get_record_events(
+    office: RecordOffice, ip_type: RecordType, number: RecordNumber, service: Service
+) -> RecordHistory:
     """The record's events, oldest first, each with its document, document hash, entry hash
     and the entry hash it links to (the record's hash chain), and its block and transaction."""
     key = _record_key(office, ip_type, number)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import BaseUrl, Service
+from api.deps import BaseUrl, RecordNumber, RecordOffice, RecordType, Service, WriteRoute
 from api.problems import PROBLEM_MEDIA_TYPE
 from api.schemas import Problem
 from api.schemas_verification import (
@@ -17,11 +17,10 @@ from api.schemas_verification import (
     DocumentVerificationOut,
     RecordVerificationOut,
 )
-from ipchain.errors import UnsupportedMediaTypeError
 from ipchain.verification import BundleReport, Verifier
 from ipchain.verification.bundle import FORMAT
 
-router = APIRouter(tags=["verification"])
+router = APIRouter(tags=["verification"], route_class=WriteRoute)
 
 _PROBLEM = {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}}
 
@@ -45,7 +44,11 @@ def _key(office: str, ip_type: str, number: str) -> str:
     responses={404: _PROBLEM, 422: _PROBLEM, 502: _PROBLEM, 503: _PROBLEM},
 )
 def verify_record(
-    office: str, ip_type: str, number: str, verification: Verification, base: BaseUrl
+    office: RecordOffice,
+    ip_type: RecordType,
+    number: RecordNumber,
+    verification: Verification,
+    base: BaseUrl,
 ) -> RecordVerificationOut:
     """Each event this node stores for the record, compared with the entry the chain holds:
     the document re-hashed (RFC 8785 + SHA-256), every stored field, the hash chain, and the
@@ -71,7 +74,9 @@ def verify_record(
         503: _PROBLEM,
     },
 )
-def proof_bundle(office: str, ip_type: str, number: str, verification: Verification) -> Response:
+def proof_bundle(
+    office: RecordOffice, ip_type: RecordType, number: RecordNumber, verification: Verification
+) -> Response:
     """The record's anchored history as a self-contained proof bundle, built from the chain
     alone: anyone can check it against any node of the chain with ``ipchain verify``, or
     ``POST`` it to ``/verify``."""
@@ -113,12 +118,7 @@ async def verify_upload(
     """Send a proof bundle to have every entry checked against this node's chain (``kind``
     ``bundle``), or a register event document to learn whether, where and by whom it is
     anchored (``kind`` ``document``). Nothing is stored."""
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type != "application/json" and not media_type.endswith("+json"):
-        raise UnsupportedMediaTypeError(
-            f"the body must be application/json, not {media_type or 'untyped'}", field="body"
-        )
-    body = await request.body()
+    body = await request.body()  # its Content-Type was checked first (WriteRoute: 415)
     verification = get_verifier(service)
     result = await run_in_threadpool(verification.verify_upload, body)
     if isinstance(result, BundleReport):

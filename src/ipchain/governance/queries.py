@@ -54,7 +54,7 @@ from ipchain.db.governance import (
 )
 from ipchain.encoding import document_hash
 from ipchain.errors import InvalidInputError, NotFoundError, UnknownSchemaError
-from ipchain.register.queries import MAX_LIMIT, Page
+from ipchain.register.queries import MAX_LIMIT, MAX_OFFSET, Page
 
 PROPOSAL_STATES: Final = ("open", "executed", "expired", "lapsed")
 """States :meth:`GovernanceQueries.proposals` filters by."""
@@ -102,8 +102,8 @@ def parse_subject(text: str) -> bytes:
 def _check_page(limit: int, offset: int) -> None:
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInputError(f"limit must be 1 to {MAX_LIMIT}", field="limit")
-    if offset < 0:
-        raise InvalidInputError("offset must not be negative", field="offset")
+    if not 0 <= offset <= MAX_OFFSET:  # offset >= 2^63 once failed in the database
+        raise InvalidInputError(f"offset must be 0 to {MAX_OFFSET}", field="offset")
 
 
 def _check_office(code: str, field: str) -> None:

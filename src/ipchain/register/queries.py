@@ -29,12 +29,22 @@ from ipchain.db.register import (
     record_nice_classes,
     records,
 )
-from ipchain.errors import InvalidInputError, NotFoundError
-from ipchain.register.catalog import event_catalog
+from ipchain.errors import InvalidInputError, NotFoundError, UnknownOfficeError
+from ipchain.register.catalog import RecordStatus, event_catalog, office_catalog
 from ipchain.register.indexing import parse_document
 
 MAX_LIMIT: Final = 500
 """Largest page a query returns."""
+
+MAX_OFFSET: Final = 10_000_000
+"""Largest ``offset`` a paged query accepts: far past any register's size, far below the
+64-bit integers the databases take (``offset`` ≥ 2^63 once made SQLite and PostgreSQL fail)."""
+
+MAX_POSITION: Final = 2**63 - 1
+"""Largest block number or log index a feed cursor may carry (a database BIGINT)."""
+
+RECORD_STATUSES: Final = tuple(status.value for status in RecordStatus)
+"""Statuses :meth:`RegisterQueries.search_records` filters by (derived, never asserted)."""
 
 SORT_KEYS: Final = ("record_key", "filing_date", "registration_date", "updated")
 """Orders :meth:`RegisterQueries.search_records` accepts."""
@@ -316,21 +326,54 @@ _OFFICE = re.compile(r"[A-Z]{2}")
 _LOCARNO = re.compile(r"[0-9]{2}(-[0-9]{2})?")
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def check_office_filter(office: str, field: str = "office") -> None:
+    """Refuse an office filter outside the ST.3 catalogue offices' records are keyed by."""
+    if not _OFFICE.fullmatch(office):
+        raise InvalidInputError(f"{field} must be two upper-case letters (WIPO ST.3)", field=field)
+    if office not in office_catalog().offices:
+        raise UnknownOfficeError(
+            f"{field} {office} is not an office of the ST.3 catalogue: one of "
+            f"{', '.join(sorted(office_catalog().offices))} (the consortium's members: "
+            "/api/v1/offices)",
+            field=field,
+        )
+
+
+def _check_text(value: str | None, field: str) -> None:
+    """Refuse control characters (NUL above all: PostgreSQL text cannot hold it) before a
+    value reaches the database."""
+    if value is not None and _CONTROL.search(value):
+        raise InvalidInputError(f"{field}: control characters are not allowed", field=field)
+
+
 def _check_filter(filter: RecordFilter) -> None:
     """Refuse criteria no record can have (they become key ranges and LIKE patterns)."""
-    if filter.office is not None and not _OFFICE.fullmatch(filter.office):
-        raise InvalidInputError("office must be two upper-case letters (WIPO ST.3)", field="office")
+    _check_text(filter.text, "text")
+    _check_text(filter.status, "status")
+    if filter.office is not None:
+        check_office_filter(filter.office)
+    if filter.status is not None and filter.status not in RECORD_STATUSES:
+        raise InvalidInputError(
+            f"status {filter.status!r:.40} is not a record status: one of "
+            f"{', '.join(RECORD_STATUSES)}",
+            field="status",
+        )
     if filter.ip_type is not None and filter.ip_type not in ("TM", "DS"):
         raise InvalidInputError("ip_type must be TM or DS", field="ip_type")
     if filter.locarno_class is not None and not _LOCARNO.fullmatch(filter.locarno_class):
         raise InvalidInputError("locarno_class must be CC or CC-SS", field="locarno_class")
 
 
-def _check_page(limit: int, offset: int) -> None:
+def check_page(limit: int, offset: int) -> None:
+    """Refuse a page size outside 1 to :data:`MAX_LIMIT` or an offset outside 0 to
+    :data:`MAX_OFFSET`, before any database sees them."""
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInputError(f"limit must be 1 to {MAX_LIMIT}", field="limit")
-    if offset < 0:
-        raise InvalidInputError("offset must not be negative", field="offset")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise InvalidInputError(f"offset must be 0 to {MAX_OFFSET}", field="offset")
 
 
 def _like_pattern(text: str) -> str:
@@ -349,7 +392,7 @@ def _decode_cursor(cursor: str) -> tuple[int, int]:
         position = int(block), int(index)
     except (ValueError, UnicodeError, binascii.Error):
         raise InvalidInputError("not a cursor this feed returned", field="cursor") from None
-    if position[0] < 0 or position[1] < 0:
+    if not (0 <= position[0] <= MAX_POSITION and 0 <= position[1] <= MAX_POSITION):
         raise InvalidInputError("not a cursor this feed returned", field="cursor")
     return position
 
@@ -410,7 +453,7 @@ class RegisterQueries:
         column = _SORT_COLUMNS.get(sort)
         if column is None:
             raise InvalidInputError(f"sort must be one of {', '.join(SORT_KEYS)}", field="sort")
-        _check_page(limit, offset)
+        check_page(limit, offset)
         conditions = self._conditions(filter)
         key = records.c.record_key
         ordering: list[ColumnElement[Any]] = [column.desc() if descending else column.asc()]
@@ -449,7 +492,9 @@ class RegisterQueries:
         """Events of every office (or one), newest first. Pass the returned cursor to get the
         next (older) page; it is None on the last page. Events indexed after the first page
         was read appear on a new first page, never in the middle of a paging."""
-        _check_page(limit, 0)
+        check_page(limit, 0)
+        if office is not None:
+            check_office_filter(office)
         parameters: dict[str, Any] = {"limit": limit + 1, "office": office}
         if cursor is not None:
             parameters["block_number"], parameters["log_index"] = _decode_cursor(cursor)
@@ -701,6 +746,9 @@ class RegisterQueries:
 
 __all__ = [
     "MAX_LIMIT",
+    "MAX_OFFSET",
+    "MAX_POSITION",
+    "RECORD_STATUSES",
     "SORT_KEYS",
     "EventView",
     "LinkView",
@@ -709,4 +757,6 @@ __all__ = [
     "RecordSummary",
     "RecordView",
     "RegisterQueries",
+    "check_office_filter",
+    "check_page",
 ]
