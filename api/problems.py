@@ -477,16 +477,36 @@ def check_parameters(app: FastAPI, scope: MutableMapping[str, Any]) -> tuple[str
     return None
 
 
+def _header_bytes(scope: MutableMapping[str, Any]) -> int:
+    """Size of the request line and headers as they came on the wire (near enough)."""
+    line = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"") + 32
+    return line + sum(len(name) + len(value) + 4 for name, value in scope.get("headers", ()))
+
+
 class InputGuard:
     """ASGI middleware refusing, before any route and so before any database, a query or
     path parameter that is not UTF-8 or holds a control character (NUL above all:
-    PostgreSQL text cannot hold it): ``422 invalid-input`` naming the parameter."""
+    PostgreSQL text cannot hold it): ``422 invalid-input`` naming the parameter; and a
+    request line and headers over :data:`H11_MAX_HEADER_BYTES`: ``431``."""
 
     def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
         self.app = app
 
     async def __call__(self, scope: _Scope, receive: _Receive, send: _Send) -> None:
         application = scope.get("app")
+        if scope["type"] == "http" and _header_bytes(scope) > H11_MAX_HEADER_BYTES:
+            # h11 refuses (431) only headers that arrive in several reads; the same limit
+            # whichever way they came.
+            response = problem_response(
+                431,
+                "request-header-fields-too-large",
+                f"the request line and headers are larger than {H11_MAX_HEADER_BYTES} bytes",
+                instance=scope.get("path"),
+                field="headers",
+                headers={"Connection": "close"},
+            )
+            await response(scope, receive, send)
+            return
         if scope["type"] == "http" and isinstance(application, FastAPI):
             refused = check_parameters(application, scope)
             if refused is not None:

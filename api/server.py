@@ -134,6 +134,10 @@ def run_server(
                     "uvicorn",
                     "api.app:app_from_environment",
                     "--factory",
+                    # uvicorn's own refusals (a request h11 cannot parse: 400; headers over
+                    # 16 KiB: 431) as problem responses like every other error.
+                    "--http",
+                    "api.problems:ProblemH11Protocol",
                     "--host",
                     host,
                     "--port",
