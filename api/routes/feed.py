@@ -36,7 +36,7 @@ from ipchain.register.queries import EventView
 
 router = APIRouter(tags=["events"])
 
-WATCH_INTERVAL: Final = 0.1
+WATCH_INTERVAL: Final = 0.05
 """Seconds between the watcher's reads of the index."""
 
 HEARTBEAT: Final = 2.0

@@ -197,9 +197,9 @@ function renderNode(index) {
       `<div class="line muted">the chain still holds the original; only this node's copy changed</div>`
     : "";
   const html = `
-    <div class="line"><span class="dot"></span><span class="who">${esc(nodeLabel(node))}</span>
+    <div class="line"><span class="dot" title="${node.up ? "pushing its feed" : "not answering"}"></span><span class="who">${esc(nodeLabel(node))}</span>
       <span class="url grow" title="${esc(node.name || "")}">${esc(node.url.replace(/^https?:\/\//, ""))}</span>${tamperButton}</div>
-    <div class="line muted">${node.up ? "up" : "down"} · ${esc(numbers)}</div>
+    <div class="line muted">${node.up ? "" : "down · "}${esc(numbers)}</div>
     <div class="line verdict-line">${verdict}</div>${diffs}`;
   if (card.dataset.html === html) return; // unchanged: keep the elements (a click in progress)
   card.dataset.html = html;
