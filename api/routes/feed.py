@@ -7,9 +7,9 @@ position of the newest indexed event and the indexed block every :data:`WATCH_IN
 seconds — two one-row reads of a primary key and a unique index, however many pages listen —
 and pushes what is new to every listener at once. A notification from the writer would save
 those reads, but the node's default database (SQLite) has none across processes and the
-writer is not the API's to change; ten tiny reads a second cost well under a millisecond each
-and put an event on every page within a fraction of a second of its indexing. The page itself
-never polls: it holds one ``EventSource`` per node.
+writer is not the API's to change; forty tiny reads a second (two every 50 ms) cost well under
+a millisecond each and put an event on every page within about 50 ms of its indexing. The page
+itself never polls: it holds one ``EventSource`` per node.
 
 Messages: ``status`` (the node's chain head and indexed block: on connecting, whenever the
 indexed block moves, and every :data:`HEARTBEAT` seconds, so a node whose index lags shows it)
