@@ -17,7 +17,13 @@ from ipchain.cli.app import DataDir, RpcUrl, app, node_settings
 def serve(
     data_dir: DataDir = None,
     rpc_url: RpcUrl = None,
-    demo: Annotated[bool, typer.Option(help="Load demo data on first start.")] = False,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            help="Load demo data on first start, and allow the workshop page's tamper button "
+            "(never on a production node)."
+        ),
+    ] = False,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port of the HTTP API.")] = 8000,
     rpc_port: Annotated[
