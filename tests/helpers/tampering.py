@@ -32,6 +32,15 @@ def edit_document(node: IndexedNode) -> None:
     )
 
 
+def edit_document_bytes(node: IndexedNode) -> None:
+    """The byte form of a document (kept for documents that cannot be text) set beside the
+    text: it is what the row claims then."""
+    node.sql(
+        "UPDATE events SET document_bytes = :b WHERE " + _where(TRADEMARK, 1),
+        b=b'{"schema":"forged"}\x00',
+    )
+
+
 def edit_document_hash(node: IndexedNode) -> None:
     node.sql("UPDATE events SET document_hash = :h WHERE " + _where(TRADEMARK, 2), h=FAKE_HASH)
 
@@ -105,6 +114,14 @@ def delete_head(node: IndexedNode) -> None:
     node.sql("DELETE FROM events WHERE " + _where(TRADEMARK, 4))
 
 
+_EVENT_COLUMNS = (
+    "entry_hash, record_key, seq, event_code, national_code, event_date, effective_date,"
+    " document, document_hash, prev_entry_hash, office, signer, block_number, block_hash,"
+    " transaction_hash, log_index, block_timestamp"
+)
+"""The events columns the fabricating inserts fill, named (later columns keep their default)."""
+
+
 def insert_row(node: IndexedNode) -> None:
     """A fabricated third event of SECOND, hash-linked as the chain would link it."""
     head = node.scalar("SELECT entry_hash FROM events WHERE " + _where(SECOND, 2))
@@ -118,7 +135,8 @@ def insert_row(node: IndexedNode) -> None:
     digest = hashlib.sha256(text).digest()
     fabricated = entry_hash(record_id(SECOND), 3, event_code_bytes8("H10"), digest, head, "EM")
     node.sql(
-        "INSERT INTO events SELECT :entry, record_key, 3, 'H10', NULL, '2024-09-01', NULL, :doc,"
+        f"INSERT INTO events ({_EVENT_COLUMNS})"
+        " SELECT :entry, record_key, 3, 'H10', NULL, '2024-09-01', NULL, :doc,"
         " :digest, entry_hash, office, signer, block_number, block_hash, transaction_hash,"
         " log_index + 100, block_timestamp FROM events WHERE " + _where(SECOND, 2),
         entry=fabricated,
@@ -131,7 +149,8 @@ def insert_duplicate(node: IndexedNode) -> None:
     """A second copy of the record's first event, appended as a fifth event."""
     head = node.scalar("SELECT entry_hash FROM events WHERE " + _where(TRADEMARK, 4))
     node.sql(
-        "INSERT INTO events SELECT :entry, record_key, 5, event_code, national_code, event_date,"
+        f"INSERT INTO events ({_EVENT_COLUMNS})"
+        " SELECT :entry, record_key, 5, event_code, national_code, event_date,"
         " effective_date, document, document_hash, :prev, office, signer, block_number,"
         " block_hash, transaction_hash, log_index + 100, block_timestamp FROM events WHERE "
         + _where(TRADEMARK, 1),

@@ -16,13 +16,18 @@ import importlib
 from importlib import resources
 from typing import Any, Final
 
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, event, exc
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.engine import create_engine as sqlalchemy_create_engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from ipchain.errors import InvalidInputError
+from ipchain.errors import (
+    ChainError,
+    ContractRevertError,
+    InvalidInputError,
+    TransactionRejectedError,
+)
 
 NAMING_CONVENTION: Final = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -43,6 +48,10 @@ TABLE_MODULES: Final = (
 
 SQLITE_BUSY_TIMEOUT_MS: Final = 10_000
 """How long a SQLite writer waits for another writer's transaction before failing."""
+
+SQLITE_SYNCHRONOUS: Final = "FULL"
+"""SQLite's ``synchronous`` setting: FULL makes each commit durable when it returns (one WAL
+fsync per write transaction; read transactions write nothing)."""
 
 SQLITE_POOL_SIZE: Final = 32
 """Pooled SQLite connections: they are cheap (no server process), and readers in WAL mode do
@@ -77,10 +86,11 @@ def make_engine(url: str | URL, *, pool_size: int | None = None, echo: bool = Fa
 
     SQLite connections get write-ahead logging (readers never block the indexer and the
     indexer never blocks readers), a busy timeout, enforced foreign keys and
-    ``synchronous=NORMAL`` — safe with WAL against corruption; a power cut may lose the last
-    transactions, which the indexer then re-reads from the chain. Transactions are begun by
-    SQLAlchemy rather than by the sqlite3 module, so that a read sees one snapshot and a writer
-    can ask for ``BEGIN IMMEDIATE`` (:data:`IMMEDIATE`).
+    ``synchronous=FULL``: every commit is on disk (the WAL fsync'd) before it returns, so an
+    accepted submission (``202``) survives a power cut. (``NORMAL`` would only fsync at
+    checkpoints: safe against corruption, but the last commits could vanish.) Transactions are
+    begun by SQLAlchemy rather than by the sqlite3 module, so that a read sees one snapshot
+    and a writer can ask for ``BEGIN IMMEDIATE`` (:data:`IMMEDIATE`).
 
     PostgreSQL URLs use psycopg 3 (``postgresql://`` is read as ``postgresql+psycopg://``).
     """
@@ -119,7 +129,7 @@ def _configure_sqlite(engine: Engine) -> None:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA synchronous={SQLITE_SYNCHRONOUS}")
         finally:
             cursor.close()
 
@@ -139,6 +149,57 @@ def refresh_statistics(connection: Connection) -> None:
     if connection.dialect.name == "sqlite":
         connection.exec_driver_sql("PRAGMA analysis_limit=1000")
         connection.exec_driver_sql("ANALYZE")
+
+
+def is_storage_fault(error: BaseException) -> bool:
+    """Whether ``error`` says the database (or the chain, or the machine) failed rather than
+    the data: a full disk, an I/O error, a lost connection, a lock held too long, a chain node
+    that does not answer. Such an error must stop the work at hand, to be retried as it was;
+    any other error raised while writing one piece of data is about that data."""
+    if isinstance(error, ContractRevertError | TransactionRejectedError):
+        return False  # the chain answered: about this data
+    return isinstance(
+        error,
+        exc.OperationalError
+        | exc.InterfaceError
+        | exc.InternalError
+        | exc.ProgrammingError
+        | exc.DisconnectionError
+        | exc.TimeoutError
+        | ChainError
+        | OSError
+        | MemoryError,
+    )
+
+
+def storable_text(value: str, limit: int | None = None) -> str:
+    """``value`` as every supported database's text type takes it: NUL (PostgreSQL text
+    cannot hold it) and lone surrogates (not encodable in UTF-8) become U+FFFD; cut to
+    ``limit`` characters when given. Returns ``value`` itself when it is fine (the usual
+    case, checked at C speed)."""
+    if limit is not None and len(value) > limit:
+        value = value[: limit - 1] + "…"
+    if "\x00" in value:
+        value = value.replace("\x00", "\ufffd")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in value)
+    return value
+
+
+def describe_error(error: BaseException, limit: int = 300) -> str:
+    """An error in one line for logs and health reports: a database error by the driver's
+    message (not SQLAlchemy's several lines with the statement and its parameters)."""
+    from sqlalchemy import exc
+
+    cause: BaseException = error
+    if isinstance(error, exc.DBAPIError) and error.orig is not None:
+        cause = error.orig
+    text = str(cause).strip().splitlines()
+    message = text[0] if text else ""
+    line = f"{type(cause).__name__}: {message}" if message else type(cause).__name__
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -176,13 +237,17 @@ def upgrade(url: str | URL, revision: str = "heads") -> None:
 __all__ = [
     "IMMEDIATE",
     "NAMING_CONVENTION",
+    "SQLITE_SYNCHRONOUS",
     "TABLE_MODULES",
     "Base",
     "alembic_config",
+    "describe_error",
+    "is_storage_fault",
     "load_table_modules",
     "make_engine",
     "migrations_directory",
     "refresh_statistics",
     "session_factory",
+    "storable_text",
     "upgrade",
 ]

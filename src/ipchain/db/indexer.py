@@ -17,6 +17,15 @@ What gets indexed is the caller's :class:`HandlerRegistry`: each domain package 
 functions writing the rows of its contracts' events (per log, or per block range in bulk, as
 the register's ``EventRecorded`` is) and a rollback undoing them above a block; the node
 composes the domains it follows (:func:`ipchain.node.service.node_handlers`).
+
+Untrusted content never stops the indexer. Whatever is on the chain was written by someone
+else; a log a handler cannot parse or store is **quarantined** (:func:`quarantine`: kept raw
+in ``quarantined_events`` with the reason, one log line) and the range goes on with the next
+log. Each handler call runs in a savepoint: when a batch handler fails on its range, its logs
+are handled again one by one and only those that fail are quarantined. Storage faults are told
+apart (:func:`ipchain.db.base.is_storage_fault`: a full disk, a lost connection, a chain that
+does not answer): they stop the range, whose transaction is rolled back whole, and
+:meth:`Indexer.run_forever` retries with back-off, reporting the failure to ``on_failure``.
 """
 
 from __future__ import annotations
@@ -28,13 +37,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from ipchain.chain.base import BlockInfo, ChainBackend, LogEntry
 from ipchain.contracts.bindings import ContractInterface, DecodedLog, Deployment, load_interface
-from ipchain.db.base import IMMEDIATE, refresh_statistics
-from ipchain.db.register import events, indexer_checkpoints
+from ipchain.db.base import (
+    IMMEDIATE,
+    describe_error,
+    is_storage_fault,
+    refresh_statistics,
+    storable_text,
+)
+from ipchain.db.register import events, indexer_checkpoints, quarantined_events
 from ipchain.errors import ChainError
 
 logger = logging.getLogger(__name__)
@@ -50,6 +66,12 @@ _REORG_CANDIDATES_PER_QUERY: Final = 64
 STATISTICS_EVERY: Final = 50_000
 """Logs indexed between two refreshes of the database's query-planner statistics."""
 
+MAX_RETRY_SECONDS: Final = 30.0
+"""Longest wait between two tries of a failing indexer step (the wait doubles from the poll
+interval)."""
+
+_REASON_LENGTH: Final = 1_000
+
 
 @dataclass(frozen=True, slots=True)
 class IndexedLog:
@@ -61,6 +83,10 @@ class IndexedLog:
     """Its block (number, hash, time)."""
     interface: ContractInterface
     """The emitting contract's interface."""
+    contract: str = ""
+    """The emitting contract's name in the deployment."""
+    event: str = ""
+    """The event's name."""
 
     def decode(self) -> DecodedLog:
         """The log decoded with the contract's ABI (done on demand: ABI decoding is the
@@ -127,6 +153,61 @@ class HandlerRegistry:
         return list(self._rollbacks)
 
 
+# --- quarantine ------------------------------------------------------------------------------
+
+
+def quarantine(
+    session: Session,
+    indexed_log: IndexedLog,
+    reason: str,
+    *,
+    entry_hash: bytes | None = None,
+    record_id: bytes | None = None,
+    record_key: str | None = None,
+) -> None:
+    """Keep a log the index cannot hold, raw, with why (in the range's transaction), and say
+    so in one log line. A register entry's hashes and record key, when known, make it easy to
+    find (the record key is made printable; ``record_id`` is exact)."""
+    log = indexed_log.log
+    reason = storable_text(reason, _REASON_LENGTH)
+    shown_key = None if record_key is None else storable_text(record_key, 200)
+    row = {
+        "block_number": log.block_number,
+        "log_index": log.log_index,
+        "block_hash": log.block_hash,
+        "transaction_hash": log.transaction_hash,
+        "block_timestamp": indexed_log.block.timestamp,
+        "address": log.address,
+        "contract": indexed_log.contract or "?",
+        "event": indexed_log.event or "?",
+        "entry_hash": entry_hash,
+        "record_id": record_id,
+        "record_key": shown_key,
+        "topics": b"".join(log.topics),
+        "data": log.data,
+        "reason": reason,
+    }
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(module.insert(quarantined_events).values(row).on_conflict_do_nothing())
+    entry = "" if entry_hash is None else f" (entry 0x{entry_hash.hex()})"
+    logger.warning(
+        "quarantined %s.%s log %d of block %d%s: %s",
+        row["contract"],
+        row["event"],
+        log.log_index,
+        log.block_number,
+        entry,
+        reason,
+    )
+
+
+def remove_quarantined_above(session: Session, block_number: int) -> None:
+    """Forget quarantined logs above ``block_number`` (a reorg dropped their blocks)."""
+    session.execute(
+        delete(quarantined_events).where(quarantined_events.c.block_number > block_number)
+    )
+
+
 # --- the indexer -----------------------------------------------------------------------------
 
 
@@ -167,6 +248,10 @@ class Indexer:
         self.name = name
         self.chunk_blocks = chunk_blocks
         self.handlers = handlers
+        self.on_failure: Callable[[BaseException], None] | None = None
+        """Called with the error when a step fails (the node's health listens)."""
+        self.on_success: Callable[[], None] | None = None
+        """Called after each step that succeeds."""
         self._since_statistics = 0
         # Address -> (contract name, interface, event name by topic 0).
         self._contracts: dict[str, tuple[str, ContractInterface, dict[bytes, str]]] = {}
@@ -217,15 +302,40 @@ class Indexer:
 
     def run_forever(self, stop: threading.Event, interval: float = 0.2) -> None:
         """Index until ``stop`` is set, polling the chain every ``interval`` seconds when
-        caught up. Errors are logged and retried after the interval (a node restarting, a
-        database busy): a long-running indexer should not die of a transient failure."""
+        caught up. A failed step (a storage fault, a chain node restarting, a database busy)
+        is rolled back whole and retried after a wait doubling from ``interval`` up to
+        :data:`MAX_RETRY_SECONDS`: a long-running indexer should not die of a transient
+        failure, nor flood its log — the first failure of a kind is logged with its
+        traceback, repeats in one line."""
+        wait = interval
+        last_error: str | None = None
         while not stop.is_set():
             try:
                 self.run_once()
                 caught_up = self.checkpoint().block_number >= self.target_block()
-            except Exception:
-                logger.exception("indexer %s: step failed, retrying", self.name)
-                caught_up = True
+            except Exception as error:
+                described = describe_error(error)
+                if described != last_error:
+                    logger.exception("indexer %s: step failed, retrying", self.name)
+                else:
+                    logger.warning(
+                        "indexer %s: step failed again (%s), retrying in %.1f s",
+                        self.name,
+                        described,
+                        wait,
+                    )
+                last_error = described
+                if self.on_failure is not None:
+                    self.on_failure(error)
+                stop.wait(wait)
+                wait = min(wait * 2, MAX_RETRY_SECONDS)
+                continue
+            if last_error is not None:
+                logger.warning("indexer %s: indexing again", self.name)
+            last_error = None
+            wait = interval
+            if self.on_success is not None:
+                self.on_success()
             if caught_up:
                 stop.wait(interval)
 
@@ -262,7 +372,9 @@ class Indexer:
             )
             if contract is None or event_name is None:
                 continue
-            indexed_log = IndexedLog(log, blocks[log.block_number], contract[1])
+            indexed_log = IndexedLog(
+                log, blocks[log.block_number], contract[1], contract[0], event_name
+            )
             followed.append(((contract[0], event_name), indexed_log))
             grouped.setdefault((contract[0], event_name), []).append(indexed_log)
         with self.session_factory() as session, session.begin():
@@ -272,13 +384,11 @@ class Indexer:
                 raise _ChainMoved(f"checkpoint is at {current.block_number}, another indexer ran")
             for (contract_name, event_name), event_logs in grouped.items():
                 for batch_handler in self.handlers.handlers(contract_name, event_name):
-                    batch_handler(session, event_logs)
+                    _run_batch_handler(session, batch_handler, event_logs)
             for (contract_name, event_name), indexed_log in followed:
                 log_handlers = self.handlers.log_handlers(contract_name, event_name)
                 if log_handlers:
-                    decoded = indexed_log.decode()
-                    for log_handler in log_handlers:
-                        log_handler(session, decoded, indexed_log.block)
+                    _run_log_handlers(session, log_handlers, indexed_log)
             self._write_checkpoint(session, Checkpoint(stop, stop_block.hash))
         return len(followed)
 
@@ -339,6 +449,7 @@ class Indexer:
             session.connection(execution_options=IMMEDIATE)
             for rollback in self.handlers.rollbacks:
                 rollback(session, fork.block_number)
+            remove_quarantined_above(session, fork.block_number)
             self._write_checkpoint(session, fork)
         return fork
 
@@ -362,6 +473,48 @@ class Indexer:
                 below = candidates[-1][0]
 
 
+def _run_batch_handler(session: Session, handler: BatchHandler, logs: Sequence[IndexedLog]) -> None:
+    """Run a batch handler in a savepoint; when it fails on the data (not on a storage
+    fault), run it again log by log and quarantine the logs it cannot take."""
+    try:
+        with session.begin_nested():
+            handler(session, logs)
+        return
+    except Exception as error:
+        if is_storage_fault(error):
+            raise
+        logger.warning(
+            "indexer: %s failed on %d logs (%s); indexing them one by one",
+            getattr(handler, "__name__", "a handler"),
+            len(logs),
+            describe_error(error),
+        )
+    for log in logs:
+        try:
+            with session.begin_nested():
+                handler(session, [log])
+        except Exception as error:
+            if is_storage_fault(error):
+                raise
+            quarantine(session, log, f"cannot index it: {describe_error(error)}")
+
+
+def _run_log_handlers(
+    session: Session, handlers: Sequence[LogHandler], indexed_log: IndexedLog
+) -> None:
+    """Decode one log and run its handlers in a savepoint; quarantine it when that fails on
+    the data."""
+    try:
+        with session.begin_nested():
+            decoded = indexed_log.decode()
+            for handler in handlers:
+                handler(session, decoded, indexed_log.block)
+    except Exception as error:
+        if is_storage_fault(error):
+            raise
+        quarantine(session, indexed_log, f"cannot index it: {describe_error(error)}")
+
+
 __all__ = [
     "DEFAULT_CHUNK_BLOCKS",
     "BatchHandler",
@@ -371,4 +524,6 @@ __all__ = [
     "Indexer",
     "LogHandler",
     "RollbackHandler",
+    "quarantine",
+    "remove_quarantined_above",
 ]

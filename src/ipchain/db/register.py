@@ -1,4 +1,5 @@
-"""Tables of the register index: records, their events, their classes, indexer checkpoints.
+"""Tables of the register index: records, their events, their classes, indexer checkpoints,
+flagged events and quarantined logs.
 
 Every row here is derived from the chain's ``EventRecorded`` logs by :mod:`ipchain.db.indexer`;
 nothing else writes them. ``events`` is the log itself (one row per anchored entry, with the
@@ -6,6 +7,12 @@ published document beside its hash and the entry's position on the chain). ``rec
 class tables are a **cache of a derivation**: the indexer recomputes a record's row from the
 record's whole event history each time it indexes an event of that record, so they never hold
 anything the events do not imply.
+
+What is on the chain was written by someone else: to this node it is untrusted input. Events
+that are odd but indexable are indexed and **flagged** (``event_flags``: an event code this
+node's catalogue does not know, a document no ipchain node would write ...); a log the indexer
+cannot parse or store is **quarantined** (``quarantined_events``: kept raw, with the reason),
+and indexing goes on with the next one.
 
 Hashes are stored as 32 raw bytes (half the index size of hex text); the query layer writes
 them ``0x``-hex. Block times are Unix seconds.
@@ -149,8 +156,13 @@ class Event(Base):
     effective_date: Mapped[datetime.date | None] = mapped_column(Date)
     """Date the event takes effect, from the document."""
     document: Mapped[str | None] = mapped_column(Text)
-    """Canonical JSON published with the entry; None when only the hash was anchored (or the
-    published bytes are not UTF-8 JSON)."""
+    """The document published with the entry, as text: exactly its bytes when they are UTF-8
+    without NUL (what every database's text type holds); None when only the hash was anchored
+    or when the bytes are kept in ``document_bytes`` instead."""
+    document_bytes: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """The published document when it cannot be text (not UTF-8, or holding a NUL byte),
+    byte for byte; None otherwise. Exactly one of ``document`` and ``document_bytes`` is set
+    when a document was published."""
     document_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     """SHA-256 of the document's canonical bytes, as anchored."""
     prev_entry_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
@@ -179,6 +191,72 @@ class Event(Base):
     )
 
 
+class EventFlag(Base):
+    """Something odd about an indexed event, for people to look at (the event is indexed all
+    the same): a code this node's catalogue does not know (it may be newer), a document no
+    ipchain node would write, an event the status machine would refuse ...
+    (:mod:`ipchain.register.indexing` lists the flags)."""
+
+    __tablename__ = "event_flags"
+
+    entry_hash: Mapped[bytes] = mapped_column(
+        ForeignKey("events.entry_hash", ondelete="CASCADE"), primary_key=True
+    )
+    """The event."""
+    flag: Mapped[str] = mapped_column(String(32), primary_key=True)
+    """What is odd, as a kebab-case word (``unknown-event-code``)."""
+    detail: Mapped[str] = mapped_column(Text)
+    """Why, in one line."""
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    """Block of the event (rows above a reorg's fork are removed with their events)."""
+
+    __table_args__ = (Index(None, "block_number"),)
+
+
+class QuarantinedEvent(Base):
+    """A log of a followed contract the indexer could not parse or store, kept raw.
+
+    The rest of its block range is indexed; the log is left out of the index and reported
+    (``/health``, the audit, one log line). An ``EventRecorded`` entry following a
+    quarantined one of the same record is quarantined too, so that a record's stored history
+    never has a gap.
+    """
+
+    __tablename__ = "quarantined_events"
+
+    block_number: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    """Block of the log."""
+    log_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    """Position of the log in its block."""
+    block_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    """Hash of the block."""
+    transaction_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    """Transaction that emitted it."""
+    block_timestamp: Mapped[int] = mapped_column(BigInteger)
+    """Unix time of the block."""
+    address: Mapped[str] = mapped_column(String(42))
+    """The emitting contract."""
+    contract: Mapped[str] = mapped_column(String(64))
+    """Its name in the deployment (``RegisterLedger``)."""
+    event: Mapped[str] = mapped_column(String(64))
+    """The event's name (``EventRecorded``)."""
+    entry_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    """For a register entry: its entry hash, when the log data holds one."""
+    record_id: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    """For a register entry: keccak256 of its record key (topic 1)."""
+    record_key: Mapped[str | None] = mapped_column(Text)
+    """For a register entry: its record key, made printable (for people; ``record_id`` is
+    exact)."""
+    topics: Mapped[bytes] = mapped_column(LargeBinary)
+    """The log's topics, 32 bytes each, concatenated."""
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    """The log's data, byte for byte."""
+    reason: Mapped[str] = mapped_column(Text)
+    """Why it was quarantined, in one line."""
+
+    __table_args__ = (Index(None, "record_id"), Index(None, "entry_hash"))
+
+
 class IndexerCheckpoint(Base):
     """How far an indexer has read the chain: the last block it has fully indexed."""
 
@@ -198,17 +276,23 @@ record_data = cast(Table, RecordData.__table__)
 record_nice_classes = cast(Table, RecordNiceClass.__table__)
 record_locarno_classes = cast(Table, RecordLocarnoClass.__table__)
 events = cast(Table, Event.__table__)
+event_flags = cast(Table, EventFlag.__table__)
+quarantined_events = cast(Table, QuarantinedEvent.__table__)
 indexer_checkpoints = cast(Table, IndexerCheckpoint.__table__)
 
 __all__ = [
     "Event",
+    "EventFlag",
     "IndexerCheckpoint",
+    "QuarantinedEvent",
     "Record",
     "RecordData",
     "RecordLocarnoClass",
     "RecordNiceClass",
+    "event_flags",
     "events",
     "indexer_checkpoints",
+    "quarantined_events",
     "record_data",
     "record_locarno_classes",
     "record_nice_classes",

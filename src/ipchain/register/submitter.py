@@ -14,6 +14,12 @@ finds, on its next start (:meth:`Submitter.reconcile`), its ``sent`` rows and as
 each: anchored ones are marked so, the others go back to ``pending``. Nothing is anchored twice
 because the contract refuses an entry it already holds (``RegisterEntryAlreadyRecorded``), which
 the submitter takes as "done".
+
+An ``anchored`` row is only as good as the chain that holds it. When the indexer rewinds (a
+reorg, or a chain that lost blocks), :func:`recheck_anchored_above` turns every row anchored
+above the rewind point back into ``sent``, and the submitter's next reconcile looks each up on
+the chain again: still (or again) there, it is anchored anew; gone, it is sent again. At start
+(and after a failed round) rows anchored above the chain's head are re-checked the same way.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -32,7 +38,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ipchain.chain.base import Receipt
 from ipchain.contracts.register_ledger import AnchoredEvent
-from ipchain.db.base import IMMEDIATE
+from ipchain.db.base import IMMEDIATE, describe_error
 from ipchain.db.submissions import OutboxState, SubmissionState, outbox, submissions
 from ipchain.encoding import ZERO_HASH
 from ipchain.errors import ChainError, ContractRevertError, VerificationError
@@ -122,6 +128,10 @@ class Submitter:
         self._heads: OrderedDict[str, tuple[bytes, int]] = OrderedDict()
         self._ask_chain: set[str] = set()
         self._wake = threading.Event()
+        self.on_failure: Callable[[BaseException], None] | None = None
+        """Called with the error when a round fails (the node's health listens)."""
+        self.on_success: Callable[[], None] | None = None
+        """Called after each round that succeeds (idle ones too)."""
 
     @property
     def offices(self) -> frozenset[str]:
@@ -136,23 +146,42 @@ class Submitter:
 
     def run_forever(self, stop: threading.Event, interval: float = 0.5) -> None:
         """Reconcile, then anchor rounds until ``stop`` is set; idle rounds wait for
-        :meth:`wake` or ``interval`` seconds. Errors are logged and retried with back-off."""
+        :meth:`wake` or ``interval`` seconds. A failed round (the chain refusing to mine, a
+        full disk, a node restarting) is retried after a wait doubling up to 30 s, and
+        reported to ``on_failure``; its first failure of a kind is logged with the traceback,
+        repeats in one line. Rows the indexer sent back to ``sent`` are reconciled before the
+        next round."""
         backoff = interval
         reconciled = False
+        last_error: str | None = None
         while not stop.is_set():
             try:
-                if not reconciled:
-                    self.reconcile()
-                    reconciled = True
+                self.reconcile(check_head=not reconciled)
+                reconciled = True
                 if self.run_once() == 0:
                     self._wake.wait(interval)
                     self._wake.clear()
-                backoff = interval
-            except Exception:
-                logger.exception("submitter round failed; retrying in %.1f s", backoff)
+            except Exception as error:
+                described = describe_error(error)
+                if described != last_error:
+                    logger.exception("submitter round failed; retrying in %.1f s", backoff)
+                else:
+                    logger.warning(
+                        "submitter round failed again (%s); retrying in %.1f s", described, backoff
+                    )
+                last_error = described
                 reconciled = False  # rows may be left 'sent': look them up before going on
+                if self.on_failure is not None:
+                    self.on_failure(error)
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
+                continue
+            if last_error is not None:
+                logger.warning("submitter: anchoring again")
+            last_error = None
+            backoff = interval
+            if self.on_success is not None:
+                self.on_success()
 
     def run_until_idle(self, timeout: float = 600.0) -> None:
         """Anchor rounds until no row is pending (for tests, demo loading and tools)."""
@@ -420,10 +449,18 @@ class Submitter:
 
     # ----------------------------------------------------------------------- recovery
 
-    def reconcile(self) -> int:
-        """Settle rows left ``sent`` (by a crash, or a round that failed midway) from what the
-        chain says: anchored ones are marked anchored, the others go back to ``pending``.
-        Returns how many rows it settled."""
+    def reconcile(self, *, check_head: bool = True) -> int:
+        """Settle rows left ``sent`` (by a crash, a round that failed midway, or an indexer
+        that rewound) from what the chain says: anchored ones are marked anchored, the others
+        go back to ``pending``. With ``check_head``, rows anchored above the chain's head (a
+        chain that lost blocks) are looked up again first. Returns how many rows it
+        settled."""
+        if check_head:
+            head = self.ledger.backend.block_number()
+            with self._session_factory() as session:
+                session.connection(execution_options=IMMEDIATE)
+                recheck_anchored_above(session, head)
+                session.commit()
         with self._session_factory() as session:
             rows = session.execute(
                 select(
@@ -491,6 +528,44 @@ class Submitter:
 # --- database helpers -----------------------------------------------------------------------
 
 
+def recheck_anchored_above(session: Session, block_number: int) -> int:
+    """Send every outbox row anchored above ``block_number`` back to be looked up on the chain
+    (in the caller's transaction; the indexer calls it when it rewinds to ``block_number``).
+
+    Each becomes ``sent`` with the entry hash it had as the one to look for, and its submission
+    ``pending`` again: the submitter's reconcile then marks it anchored again when the chain
+    still (or again) holds that entry, and sends it anew otherwise. Returns how many rows."""
+    above = and_(outbox.c.state == OutboxState.ANCHORED, outbox.c.block_number > block_number)
+    session.execute(
+        update(submissions)
+        .where(
+            submissions.c.status == SubmissionState.ANCHORED,
+            submissions.c.id.in_(select(outbox.c.submission_id).where(above)),
+        )
+        .values(status=SubmissionState.PENDING, updated_at=_now())
+        .execution_options(synchronize_session=False)
+    )
+    result = session.execute(
+        update(outbox)
+        .where(above)
+        .values(
+            state=OutboxState.SENT,
+            expected_entry_hash=outbox.c.entry_hash,
+            entry_hash=None,
+            block_number=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    moved: int = result.rowcount  # type: ignore[attr-defined]
+    if moved:
+        logger.warning(
+            "%d outbox rows anchored above block %d go back to be looked up on the chain",
+            moved,
+            block_number,
+        )
+    return moved
+
+
 def _anchored_update(row_id: int, entry: AnchoredEvent) -> dict[str, Any]:
     return {
         "row_id": row_id,
@@ -556,4 +631,4 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-__all__ = ["MAX_ATTEMPTS", "Submitter"]
+__all__ = ["MAX_ATTEMPTS", "Submitter", "recheck_anchored_above"]

@@ -33,7 +33,7 @@ from ipchain.contracts.register_ledger import (
     AnchoredEvent,
     decode_event_recorded,
 )
-from ipchain.db.register import events
+from ipchain.db.register import events, quarantined_events
 from ipchain.errors import ChainError, ChainUnavailableError, IpchainError
 from ipchain.verification.compare import ClaimedEvent, check_hash_chain, compare
 from ipchain.verification.findings import Discrepancy
@@ -45,6 +45,7 @@ _TARGET_LOGS: Final = 10_000  # per eth_getLogs: large enough to amortise, small
 _ROWS_PER_FETCH: Final = 5_000
 _PROGRESS_SECONDS: Final = 0.25
 _FRAME_HEADER: Final = struct.Struct(">Q")  # length of the pickle that follows
+_QUARANTINE_NAMED: Final = 100  # quarantined events named in a range's warnings
 
 RangeProgress = Callable[[int, int], None]
 """(blocks of the range read, anchored events read)."""
@@ -152,6 +153,49 @@ class RangeResult:
     leftover_stored: list[ClaimedEvent]
     timestamps: dict[int, int]
     warnings: list[str]
+    quarantined: int = 0
+    """Anchored logs left out because this node quarantined them (named in ``warnings``)."""
+
+
+@dataclass
+class _Quarantine:
+    """The node's quarantined logs (``quarantined_events``), by chain position: the audit
+    leaves out an anchored log the node quarantined — the very log, same data — and names
+    it, instead of reporting it missing."""
+
+    rows: dict[tuple[int, int], Any]
+    count: int = 0
+
+    @classmethod
+    def load(cls, connection: Connection) -> _Quarantine:
+        result = connection.execute(
+            select(
+                quarantined_events.c.block_number,
+                quarantined_events.c.log_index,
+                quarantined_events.c.entry_hash,
+                quarantined_events.c.record_key,
+                quarantined_events.c.data,
+                quarantined_events.c.reason,
+            )
+        )
+        return cls({(row.block_number, row.log_index): row for row in result})
+
+    def take(self, log: LogEntry, warnings: list[str]) -> bool:
+        """True (and the log named in ``warnings``) when the node quarantined this log."""
+        row = self.rows.get((log.block_number, log.log_index))
+        if row is None or bytes(row.data) != log.data:
+            return False
+        self.count += 1
+        if self.count <= _QUARANTINE_NAMED:
+            entry = "" if row.entry_hash is None else f", entry 0x{bytes(row.entry_hash).hex()}"
+            record = "" if row.record_key is None else f", record {row.record_key!r}"
+            warnings.append(
+                f"quarantined by this node, not audited: log {log.log_index} of block "
+                f"{log.block_number}{entry}{record}: {row.reason}"
+            )
+        elif self.count == _QUARANTINE_NAMED + 1:
+            warnings.append("more quarantined logs, not named (see the totals)")
+        return True
 
 
 def audit_range(
@@ -171,9 +215,10 @@ def audit_range(
     above it."""
     pairing = Pairing(Collector(listed))
     warnings: list[str] = []
+    quarantine = _Quarantine.load(connection)
     stored = _StoredStream(connection, None if first else from_block, None if last else to_block)
     for last_block, anchored in _anchored_windows(
-        backend, ledger_address, from_block, to_block, warnings, pairing.timestamps
+        backend, ledger_address, from_block, to_block, warnings, pairing.timestamps, quarantine
     ):
         pairing.add(anchored, [stored_claim(row) for row in stored.until(last_block)])
         if progress is not None:
@@ -193,6 +238,7 @@ def audit_range(
         leftover_stored=leftover_stored,
         timestamps={n: t for n, t in pairing.timestamps.items() if n in wanted},
         warnings=warnings,
+        quarantined=quarantine.count,
     )
 
 
@@ -251,6 +297,7 @@ def _anchored_windows(
     to_block: int,
     warnings: list[str],
     timestamps: dict[int, int],
+    quarantine: _Quarantine,
 ) -> Iterator[tuple[int, list[AnchoredEvent]]]:
     """(last block, its range's anchored events), range after range, each read with
     one ``eth_getLogs``. Each range is sized from the last one's density to hold about
@@ -279,7 +326,7 @@ def _anchored_windows(
             wanted = span * _TARGET_LOGS // len(logs) if logs else span * 4
             chunk = max(1, min(wanted, _MAX_CHUNK_BLOCKS))
             pending = reader.submit(read, stop + 1) if stop < to_block else None
-            yield stop, _decoded(logs, blocks, warnings, timestamps)
+            yield stop, _decoded(logs, blocks, warnings, timestamps, quarantine)
 
 
 def _decoded(
@@ -287,6 +334,7 @@ def _decoded(
     blocks: dict[int, BlockInfo],
     warnings: list[str],
     timestamps: dict[int, int],
+    quarantine: _Quarantine,
 ) -> list[AnchoredEvent]:
     decoded = []
     for log in logs:
@@ -296,6 +344,8 @@ def _decoded(
                 f"block {log.block_number} changed while it was audited (a reorganisation): "
                 "run the audit again"
             )
+        if quarantine.take(log, warnings):
+            continue
         try:
             event = decode_event_recorded(log)
         except ChainError:

@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ipchain.chain.base import ChainBackend
 from ipchain.contracts.bindings import Deployment
 from ipchain.db.indexer import DEFAULT_NAME
-from ipchain.db.register import events, indexer_checkpoints, records
+from ipchain.db.register import event_flags, events, indexer_checkpoints, records
 from ipchain.verification._audit_workers import (
     Collector,
     Pairing,
@@ -106,6 +106,11 @@ class AuditTotals:
     """``records`` rows read."""
     blocks: int
     """Blocks audited."""
+    quarantined_events: int = 0
+    """Anchored entries this node quarantined (it could not parse or store them): left out of
+    the comparison and named in the warnings."""
+    flagged_events: int = 0
+    """Stored events the indexer flagged (``event_flags``: odd but indexed)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +186,8 @@ class AuditReport:
                 "records": totals.records,
                 "stored_records": totals.stored_records,
                 "blocks": totals.blocks,
+                "quarantined_events": totals.quarantined_events,
+                "flagged_events": totals.flagged_events,
             },
             "discrepancy_counts": dict(sorted(self.discrepancy_counts.items())),
             "discrepancy_total": self.discrepancy_total,
@@ -278,6 +285,9 @@ def audit(
             warnings.extend(part.warnings)
         pairing.finish(known_document=lambda claim: _duplicate_of(connection, claim))
         collector.merge(walked)
+        flagged = connection.execute(
+            select(func.count(func.distinct(event_flags.c.entry_hash)))
+        ).scalar()
         stored_records = check_record_rows(
             connection.execute(
                 select(records.c.record_key, records.c.head_entry_hash, records.c.event_count)
@@ -294,6 +304,8 @@ def audit(
         records=len(chain_heads),
         stored_records=stored_records,
         blocks=total_blocks,
+        quarantined_events=sum(part.quarantined for part in ranges),
+        flagged_events=int(flagged or 0),
     )
     return AuditReport(
         chain_id=backend.chain_id,

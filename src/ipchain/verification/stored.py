@@ -58,10 +58,12 @@ def _document_bytes(text: Any) -> bytes | None:
 
 
 def stored_claim(row: Any) -> ClaimedEvent:
-    """What an ``events`` row (selected with :data:`STORED_COLUMNS`) claims."""
+    """What an ``events`` row (selected with :data:`STORED_COLUMNS`) claims: its document is
+    ``document_bytes`` when the indexer kept it as bytes (it cannot be text), else the text."""
+    raw = row.document_bytes
     return ClaimedEvent(
         record_key=str(row.record_key),
-        document=_document_bytes(row.document),
+        document=_document_bytes(row.document if raw is None else raw),
         document_hash=_normalised(row.document_hash),
         seq=row.seq,
         entry_hash=_normalised(row.entry_hash),
