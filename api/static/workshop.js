@@ -53,8 +53,9 @@ class ApiError extends Error {
   }
 }
 
-async function request(url, options) {
-  const reply = await fetch(url, options);
+async function request(url, options = {}) {
+  // A node that stops answering mid-request (restarting, killed) fails the request in 20 s.
+  const reply = await fetch(url, { signal: AbortSignal.timeout(20000), ...options });
   const text = await reply.text();
   let body = null;
   try { body = text ? JSON.parse(text) : null; } catch (_) { body = { detail: text }; }
@@ -141,7 +142,8 @@ function connect(node, index) {
         later("governance", 100, loadGovernance);
       }
     }
-    if (wasDown && state.selected) checkNode(index, state.selected);
+    const unsure = node.check && ["down", "failed"].includes(node.check.state);
+    if ((wasDown || unsure) && state.selected) checkNode(index, state.selected);
   });
   source.addEventListener("events", (message) => onEvents(index, JSON.parse(message.data)));
   source.onerror = () => {
