@@ -107,6 +107,7 @@ PROBLEM_TYPES: Final[dict[str, tuple[int, str]]] = {
     "idempotency-key-reused": (409, "The Idempotency-Key was used for another request"),
     "chain-unavailable": (503, "The chain node does not answer"),
     "database-busy": (503, "The node's database is busy: retry after Retry-After seconds"),
+    "anchoring-stopped": (503, "The node is not anchoring now: retry after Retry-After seconds"),
     "database-unavailable": (503, "The node's database does not answer"),
     "chain-error": (502, "The chain failed the request"),
     "contract-revert": (502, "The contract refused the transaction"),

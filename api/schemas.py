@@ -285,14 +285,33 @@ class Submission(_Model):
 
 
 class Health(_Model):
-    """Whether the node is up and how far behind its index is."""
+    """Whether the node is up, what stops it, and how far behind its index is."""
 
-    status: str
+    status: str = Field(
+        description="ok; degraded (working, but something needs a look: quarantined chain "
+        "events); unavailable (anchoring or indexing stopped: a storage fault, a database or "
+        "chain node that does not answer, no writer process). Answered with HTTP 503 when "
+        "unavailable."
+    )
+    reasons: list[str] = Field(description="Why the status is not ok, one line each.")
+    anchoring: str = Field(
+        description="running, stopped (new submissions are refused with 503 until it runs "
+        "again), or unknown (no writer state to read)."
+    )
+    indexing: str = Field(description="running, stopped or unknown.")
     chain_id: int
-    chain_head: int
-    indexed_block: int
-    index_lag_blocks: int
-    outbox_backlog: int
+    chain_head: int | None = Field(description="None when the chain does not answer.")
+    indexed_block: int | None = Field(description="None when the index cannot be read.")
+    index_lag_blocks: int | None
+    outbox_backlog: int | None
+    quarantined_events: int | None = Field(
+        description="Chain events the indexer could not parse or store, kept raw and left "
+        "out of the index (the audit names them)."
+    )
+    flagged_events: int | None = Field(
+        description="Indexed events flagged as odd (an event code this node's catalogue does "
+        "not know, a document no ipchain node would anchor ...)."
+    )
     signing_offices: list[str]
 
 

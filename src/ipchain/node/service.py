@@ -8,15 +8,30 @@ threads: the :class:`~ipchain.register.submitter.Submitter` anchoring the outbox
 :class:`~ipchain.db.indexer.Indexer` reading the chain into the index. :func:`load_demo_data`
 fills a new node with the workshop data set. Serving the HTTP API over it (``ipchain serve``)
 is ``api.server``'s.
+
+**Health.** The process that runs the submitter and the indexer (the writer process of
+``ipchain serve``) keeps their state — running, or failing since when and why — in a
+:class:`WriterState` and publishes it to ``run/writer-state.json`` in the data directory,
+where the API processes read it (:meth:`NodeService.health`). The file is allocated once, at a
+fixed size, and then overwritten in place: a status row in the index database, or a new file
+renamed over the old one, would need free space exactly when a full disk is what there is to
+report. The writer rewrites it every second (a heartbeat); a state older than
+:data:`STALE_SECONDS` means the writer is not running. While anchoring is stopped — the chain
+refusing to mine, a full disk, a database or chain node that does not answer, no writer —
+:class:`SubmissionService` refuses new submissions with :class:`AnchoringStoppedError` (HTTP
+``503`` with ``Retry-After``); it takes them again by itself once a round succeeds.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy import func, select
@@ -26,10 +41,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from ipchain.chain.base import ChainBackend
 from ipchain.config import DEMO_OFFICES, Settings
 from ipchain.contracts.bindings import Deployment
-from ipchain.db.base import make_engine, session_factory, upgrade
+from ipchain.db.base import (
+    describe_error,
+    is_storage_fault,
+    make_engine,
+    session_factory,
+    upgrade,
+)
 from ipchain.db.indexer import HandlerRegistry, Indexer
+from ipchain.db.register import event_flags, quarantined_events
 from ipchain.db.submissions import OutboxState, outbox
-from ipchain.errors import ChainError
+from ipchain.errors import ChainError, ChainUnavailableError
 from ipchain.governance.actions import GovernanceActions
 from ipchain.governance.indexing import register_governance_handlers
 from ipchain.governance.queries import GovernanceQueries
@@ -55,6 +77,177 @@ DEMO_BATCH_EVENTS: Final = 2_000
 _SIGNER_SUFFIX: Final = "-signer"
 _OFFICE_CACHE_SECONDS: Final = 5.0
 
+WRITER_STATE_FILE: Final = "writer-state.json"
+"""The writer's published state, in the data directory's ``run/`` folder."""
+
+HEARTBEAT_SECONDS: Final = 1.0
+"""How often the writer rewrites its state (at once, too, when it changes)."""
+
+STALE_SECONDS: Final = 15.0
+"""A published state older than this means the writer process is not running."""
+
+_STATE_FILE_SIZE: Final = 4096
+_STATE_READ_SECONDS: Final = 0.5  # an API process reads the file at most this often
+
+
+class AnchoringStoppedError(ChainUnavailableError):
+    """The node cannot anchor now (its chain refuses to mine, a full disk, a database or a
+    chain node that does not answer): a submission accepted now would wait; retry later."""
+
+    code = "anchoring-stopped"
+
+
+# --- the writer's state ----------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Component:
+    failing_since: float | None = None
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.failing_since is None, "since": self.failing_since, "error": self.error}
+
+
+class WriterState:
+    """What the submitter and the indexer are doing: running, or failing since when and why.
+    Kept by the process that runs them; :class:`StatePublisher` makes it visible to the
+    node's other processes."""
+
+    COMPONENTS: Final = ("anchoring", "indexing")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._components = {name: _Component() for name in self.COMPONENTS}
+        self.changed = threading.Event()
+        """Set whenever a component starts or stops failing (the publisher waits on it)."""
+        self.stopped = False
+
+    def failed(self, component: str, error: BaseException) -> None:
+        """``component`` failed with ``error`` (and keeps failing until :meth:`succeeded`)."""
+        with self._lock:
+            state = self._components[component]
+            if state.failing_since is None:
+                state.failing_since = time.time()
+                self.changed.set()
+            described = describe_error(error)
+            if described != state.error:
+                state.error = described
+                self.changed.set()
+
+    def succeeded(self, component: str) -> None:
+        """``component`` did a round of work without failing."""
+        with self._lock:
+            state = self._components[component]
+            if state.failing_since is not None:
+                state.failing_since = None
+                state.error = None
+                self.changed.set()
+
+    def to_json(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "format": "ipchain-writer-state/1",
+                "pid": os.getpid(),
+                "updated": time.time(),
+                "stopped": self.stopped,
+                **{name: state.to_json() for name, state in self._components.items()},
+            }
+
+
+class StatePublisher:
+    """Writes a :class:`WriterState` to a file every :data:`HEARTBEAT_SECONDS` and at once when
+    it changes. The file is allocated at its full size when the publisher starts and then
+    overwritten in place, so that publishing never needs free space (a reader that catches a
+    write halfway sees invalid JSON and reads again)."""
+
+    def __init__(self, state: WriterState, path: Path) -> None:
+        self.state = state
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        os.pwrite(self._descriptor, b" " * (_STATE_FILE_SIZE - 1) + b"\n", 0)
+        self._stop = threading.Event()
+        self._failed = False
+        self.publish()
+        self._thread = threading.Thread(target=self._run, name="ipchain-state", daemon=True)
+        self._thread.start()
+
+    def publish(self) -> None:
+        """Write the state now."""
+        payload = json.dumps(self.state.to_json()).encode()
+        if len(payload) >= _STATE_FILE_SIZE:  # errors are cut short, so this never happens
+            payload = b'{"format": "ipchain-writer-state/1", "stopped": false}'
+        try:
+            os.pwrite(self._descriptor, payload.ljust(_STATE_FILE_SIZE - 1) + b"\n", 0)
+            self._failed = False
+        except OSError as error:
+            if not self._failed:
+                logger.warning("cannot publish the writer's state to %s: %s", self.path, error)
+            self._failed = True
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.state.changed.wait(HEARTBEAT_SECONDS)
+            self.state.changed.clear()
+            self.publish()
+
+    def close(self) -> None:
+        """Publish the state one last time as stopped, and stop."""
+        self._stop.set()
+        self.state.changed.set()
+        self._thread.join(timeout=10)
+        self.state.stopped = True
+        self.publish()
+        os.close(self._descriptor)
+
+
+def read_writer_state(path: Path) -> dict[str, Any] | None:
+    """The state a writer published at ``path``; None when there is none (no writer has run
+    with this data directory, or the file cannot be read)."""
+    for _ in range(3):
+        try:
+            with path.open("rb") as handle:
+                raw = handle.read(_STATE_FILE_SIZE)
+        except OSError:
+            return None
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            time.sleep(0.001)  # caught halfway through a rewrite
+            continue
+        return value if isinstance(value, dict) else None
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class NodeHealth:
+    """How the node is: ``ok``, ``degraded`` (working, but something needs a look) or
+    ``unavailable`` (anchoring or indexing stopped), with why."""
+
+    status: str
+    """``ok``, ``degraded`` or ``unavailable``."""
+    reasons: tuple[str, ...]
+    """Why it is not ``ok``, one line each."""
+    anchoring: str
+    """``running``, ``stopped`` or ``unknown`` (no writer state to read)."""
+    indexing: str
+    """``running``, ``stopped`` or ``unknown``."""
+    chain_id: int
+    """The chain's id."""
+    chain_head: int | None
+    """The chain's latest block (None when the chain does not answer)."""
+    indexed_block: int | None
+    """The last block fully indexed (None when the index cannot be read)."""
+    outbox_backlog: int | None
+    """Outbox rows not yet anchored or failed."""
+    quarantined_events: int | None
+    """Chain logs the indexer could not parse or store (kept raw, left out of the index)."""
+    flagged_events: int | None
+    """Indexed events with a flag (odd, e.g. an event code this node does not know)."""
+    signing_offices: tuple[str, ...] = field(default_factory=tuple)
+    """Offices this node anchors events for."""
+
 
 @dataclass(frozen=True, slots=True)
 class ServiceOptions:
@@ -77,6 +270,9 @@ class ServiceOptions:
     submitter_interval: float = 0.5
     """Seconds between outbox polls when the submitter is idle and nobody wakes it (an API in
     another process cannot: the writer process polls more often)."""
+    publish_state: bool = False
+    """Publish the submitter's and indexer's state to ``run/writer-state.json`` for the
+    node's other processes (the writer process does)."""
 
 
 class _KeysOnDemand(Mapping[str, OfficeKey]):
@@ -121,6 +317,10 @@ class NodeService:
         self._threads: list[threading.Thread] = []
         self._started = False
         self._office_cache: tuple[float, list[OfficeInfo]] | None = None
+        self.writer_state = WriterState()
+        """The submitter's and the indexer's state, when this process runs them."""
+        self._publisher: StatePublisher | None = None
+        self._published: tuple[float, dict[str, Any] | None] = (0.0, None)
         # Set by start():
         self.node: Node
         self.engine: Engine
@@ -177,11 +377,12 @@ class NodeService:
                 batch_size=self.options.batch_size,
                 max_rows=self.options.max_rows,
             )
-            self.submissions = SubmissionService(
+            self.submissions = _GuardedSubmissions(
                 self.session_factory,
                 offices=offices,
                 indexed_block=self.queries.indexed_block,
                 on_accepted=self.submitter.wake,
+                anchoring_stopped=self.anchoring_stopped,
             )
             self.indexer = Indexer(
                 self.node.backend,
@@ -194,6 +395,10 @@ class NodeService:
             self.node.close()
             self.engine.dispose()
             raise
+        self._watch(self.submitter, "anchoring")
+        self._watch(self.indexer, "indexing")
+        if self.options.publish_state:
+            self._publisher = StatePublisher(self.writer_state, self.writer_state_file)
         if self.options.run_submitter:
             self._spawn(
                 "ipchain-submitter",
@@ -220,6 +425,9 @@ class NodeService:
         for thread in self._threads:
             thread.join(timeout=120)
         self._threads.clear()
+        if self._publisher is not None:
+            self._publisher.close()
+            self._publisher = None
         self.node.close()
         self.engine.dispose()
         self._started = False
@@ -229,6 +437,19 @@ class NodeService:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    def _watch(self, worker: Submitter | Indexer, component: str) -> None:
+        """Report ``worker``'s failures and successes to the writer state."""
+        state = self.writer_state
+
+        def failed(error: BaseException) -> None:
+            state.failed(component, error)
+
+        def succeeded() -> None:
+            state.succeeded(component)
+
+        worker.on_failure = failed
+        worker.on_success = succeeded
 
     def _spawn(self, name: str, target: Callable[..., None], *args: Any) -> None:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)
@@ -326,6 +547,95 @@ class NodeService:
             session.commit()
         return token
 
+    # ---------------------------------------------------------------------- health
+
+    @property
+    def writer_state_file(self) -> Path:
+        """Where the writer process publishes its state."""
+        return self.settings.data_dir / "run" / WRITER_STATE_FILE
+
+    def _component_states(self) -> dict[str, tuple[str, str | None]]:
+        """(``running``/``stopped``/``unknown``, why stopped) of anchoring and indexing: this
+        process's own state for what it runs, the writer's published state for the rest."""
+        local = self.writer_state.to_json()
+        runs = {"anchoring": self.options.run_submitter, "indexing": self.options.run_indexer}
+        published = None if all(runs.values()) else self._writer_published()
+        states: dict[str, tuple[str, str | None]] = {}
+        for component, here in runs.items():
+            if here:
+                states[component] = _component_state(local[component])
+            elif published is None:
+                states[component] = ("unknown", None)
+            else:
+                states[component] = _published_state(published, component)
+        fault = getattr(self.node.backend, "storage_fault", None)
+        if isinstance(fault, str) and self.options.run_submitter:
+            states["anchoring"] = ("stopped", f"the chain cannot store blocks: {fault}")
+        return states
+
+    def _writer_published(self) -> dict[str, Any] | None:
+        read_at, value = self._published
+        now = time.monotonic()
+        if now - read_at >= _STATE_READ_SECONDS:
+            value = read_writer_state(self.writer_state_file)
+            self._published = (now, value)
+        return value
+
+    def anchoring_stopped(self) -> str | None:
+        """Why the node cannot anchor now, or None (running, or no writer state to read)."""
+        status, why = self._component_states()["anchoring"]
+        return why if status == "stopped" else None
+
+    def health(self) -> NodeHealth:
+        """How the node is, from the writer's state, the chain and the index."""
+        reasons: list[str] = []
+        states = self._component_states()
+        for component, (status, why) in states.items():
+            if status == "stopped":
+                reasons.append(f"{component} stopped: {why}")
+        head: int | None = None
+        try:
+            head = self.chain_head()
+        except ChainError as error:
+            reasons.append(f"the chain does not answer: {error}")
+        counts: list[int | None] = [None, None, None, None]
+        try:
+            with self.session_factory() as session:
+                counts = [
+                    self.queries.indexed_block(),
+                    self.outbox_backlog(),
+                    int(session.scalar(select(func.count()).select_from(quarantined_events)) or 0),
+                    int(
+                        session.scalar(select(func.count(func.distinct(event_flags.c.entry_hash))))
+                        or 0
+                    ),
+                ]
+        except Exception as error:
+            if not is_storage_fault(error):
+                raise
+            reasons.append(f"the index database cannot be read: {describe_error(error)}")
+        indexed, backlog, quarantined, flagged = counts
+        status = "unavailable" if reasons else "ok"
+        if quarantined:
+            reasons.append(
+                f"{quarantined} chain events quarantined (the index could not parse or store "
+                "them; the audit names them)"
+            )
+            status = "degraded" if status == "ok" else status
+        return NodeHealth(
+            status=status,
+            reasons=tuple(reasons),
+            anchoring=states["anchoring"][0],
+            indexing=states["indexing"][0],
+            chain_id=self.node.backend.chain_id,
+            chain_head=head,
+            indexed_block=indexed,
+            outbox_backlog=backlog,
+            quarantined_events=quarantined,
+            flagged_events=flagged,
+            signing_offices=tuple(sorted(self.submissions.offices)),
+        )
+
     # ---------------------------------------------------------------------- waiting
 
     def outbox_backlog(self) -> int:
@@ -374,6 +684,71 @@ class NodeService:
             if time.monotonic() > deadline:
                 raise ChainError(f"submission {submission_id} is still {view.status}")
             time.sleep(0.02)
+
+
+def _component_state(state: Mapping[str, Any]) -> tuple[str, str | None]:
+    if state.get("ok", True):
+        return "running", None
+    since = state.get("since")
+    when = ""
+    if isinstance(since, int | float):
+        when = f" since {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(since))}"
+    return "stopped", f"{state.get('error') or 'failing'}{when}"
+
+
+def _published_state(published: Mapping[str, Any], component: str) -> tuple[str, str | None]:
+    """A component's state from a writer's published state, or ``stopped`` when the writer
+    stopped or has not reported for :data:`STALE_SECONDS`."""
+    if published.get("stopped") is True:
+        return "stopped", "the writer process is not running"
+    updated = published.get("updated")
+    age = time.time() - updated if isinstance(updated, int | float) else float("inf")
+    if age > STALE_SECONDS:
+        return "stopped", f"the writer process has not reported for {age:.0f} s"
+    state = published.get(component)
+    return _component_state(state) if isinstance(state, dict) else ("unknown", None)
+
+
+class _GuardedSubmissions(SubmissionService):
+    """The submission service, refusing new submissions while anchoring is stopped (and when
+    the outbox itself cannot be written: a full disk, a database that does not answer) with
+    :class:`AnchoringStoppedError`."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        *,
+        offices: Iterable[str],
+        indexed_block: Callable[[], int],
+        on_accepted: Callable[[], None] | None = None,
+        anchoring_stopped: Callable[[], str | None],
+    ) -> None:
+        super().__init__(
+            session_factory, offices=offices, indexed_block=indexed_block, on_accepted=on_accepted
+        )
+        self._anchoring_stopped = anchoring_stopped
+
+    def submit(
+        self,
+        office: str,
+        documents: Sequence[Any],
+        idempotency_key: str | None = None,
+        *,
+        batch: bool = True,
+    ) -> SubmissionView:
+        why = self._anchoring_stopped()
+        if why is not None:
+            raise AnchoringStoppedError(
+                f"the node takes no new submissions while anchoring is stopped ({why}); retry later"
+            )
+        try:
+            return super().submit(office, documents, idempotency_key, batch=batch)
+        except Exception as error:
+            if not is_storage_fault(error) or isinstance(error, ChainError):
+                raise
+            raise AnchoringStoppedError(
+                f"the node cannot write its outbox now ({describe_error(error)}); retry later"
+            ) from None
 
 
 # --- demo ------------------------------------------------------------------------------------

@@ -5,6 +5,11 @@ SIGTERM or SIGINT, then finishes the round in progress and exits. It is the only
 node that decrypts the office's signer keys; the API processes only write the outbox, which the
 submitter polls. It prints ``writer: ready`` once both threads run (the supervisor waits for
 that line).
+
+It publishes the submitter's and the indexer's state — running, or failing since when and why
+— to ``run/writer-state.json`` every second and whenever it changes
+(:class:`~ipchain.node.service.StatePublisher`); the API processes read it for ``/health`` and
+refuse new submissions while anchoring is stopped.
 """
 
 from __future__ import annotations
@@ -41,7 +46,8 @@ def main() -> int:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     try:
-        service = NodeService(Settings(), ServiceOptions(submitter_interval=_POLL_SECONDS))
+        options = ServiceOptions(submitter_interval=_POLL_SECONDS, publish_state=True)
+        service = NodeService(Settings(), options)
         service.start()
     except IpchainError as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
