@@ -92,9 +92,15 @@ def demo_node(tmp_path_factory: pytest.TempPathFactory, anvil_binary: Path) -> I
             time.sleep(0.2)
         yield DemoNode(f"http://127.0.0.1:{port}", data_dir, output, network_file)
     finally:
-        process.terminate()
-        process.wait(timeout=120)
-        anvil.stop()
+        try:
+            process.terminate()  # the supervisor stops its writer and API workers
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=30)
+        finally:
+            anvil.stop()
 
 
 @pytest.fixture(scope="session")
