@@ -22,11 +22,13 @@ from typing import Any, Final
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from ipchain.contracts.register_ledger import AnchoredEvent
 from ipchain.db.register import events, record_data
 from ipchain.errors import InvalidInputError, NotFoundError
 from ipchain.register.catalog import event_catalog
 from ipchain.register.indexing import merge_record_data, parse_document
 from ipchain.register.ledger import Ledger
+from ipchain.register.models import SCHEMA
 
 TAMPERED_HOLDER: Final = "Mallory Holdings Ltd"
 """The name :func:`tamper_record` writes over a record's holder."""
@@ -152,7 +154,13 @@ def stored_differences(
     anchored = ledger.record_entries(record_key)
     with session_factory() as session:
         rows = session.execute(
-            select(events.c.entry_hash, events.c.seq, events.c.event_code, events.c.document)
+            select(
+                events.c.entry_hash,
+                events.c.seq,
+                events.c.event_code,
+                events.c.document,
+                events.c.document_bytes,
+            )
             .where(events.c.record_key == record_key)
             .order_by(events.c.seq)
         ).all()
@@ -164,25 +172,38 @@ def stored_differences(
     by_hash = {entry.entry_hash: entry for entry in anchored}
     names = event_catalog().codes
     found: list[FieldDifference] = []
-    for entry_hash, seq, code, text in rows:
+    for entry_hash, seq, code, text, raw in rows:
         info = names.get(code)
         where = f"event {seq} ({code}{' ' + info.name if info else ''})"
         entry = by_hash.get(bytes(entry_hash))
         if entry is None:
             found.append(FieldDifference(where, "event", "", None, "not on the chain"))
             continue
+        stored = text.encode("utf-8", "surrogatepass") if text is not None else raw
+        if (bytes(stored) if stored else b"") == entry.document:
+            continue
         chain_text = entry.document.decode("utf-8", "replace") if entry.document else None
-        if text is None and chain_text is None:
-            continue
-        if text == chain_text:
-            continue
         found.extend(
             _compare(where, parse_document(chain_text), parse_document(text), "")
             or [FieldDifference(where, "document", "", "(as anchored)", "(changed bytes)")]
         )
-    implied = merge_record_data(parse_document(entry.document) for entry in anchored)
+    implied = merge_record_data(_interpretable(entry) for entry in anchored)
     found.extend(_compare("record data", implied, parse_document(stored_data), ""))
     return RecordDifferences(record_key, len(anchored), len(rows), tuple(found))
+
+
+def _interpretable(entry: AnchoredEvent) -> dict[str, Any] | None:
+    """The anchored document when the indexer derives record data from it (it names its own
+    entry's record and event code in this schema), else None."""
+    document = parse_document(entry.document)
+    if (
+        document is None
+        or document.get("schema") != SCHEMA
+        or document.get("record_key") != entry.record_key
+        or document.get("event_code") != entry.event_code
+    ):
+        return None
+    return document
 
 
 def _holder_of(data: Any) -> str | None:
