@@ -21,13 +21,18 @@ from ipchain.encoding import prefer_pysha3_for_libraries
 from ipchain.errors import IpchainError, VerificationError
 
 app = typer.Typer(
+    rich_markup_mode=None,  # plain help: no type column of <bool>/<path>, fits 80 columns
     name="ipchain",
     help="Permissioned-blockchain register of trademark and design events for IP offices.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-token_app = typer.Typer(help="API credentials bound to one office.", no_args_is_help=True)
+token_app = typer.Typer(
+    rich_markup_mode=None,  # plain help: no type column of <bool>/<path>, fits 80 columns
+    help="API credentials bound to one office.",
+    no_args_is_help=True,
+)
 app.add_typer(token_app, name="token")
 app.add_typer(chain_app, name="chain")
 app.add_typer(network_app, name="network")

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ipchain.chain.node import ChainNode
 
 chain_app = typer.Typer(
+    rich_markup_mode=None,  # plain help: no type column of <bool>/<path>, fits 80 columns
     help="The embedded chain as a node of its own process, served over JSON-RPC.",
     no_args_is_help=True,
 )

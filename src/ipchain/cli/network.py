@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 network = typer.Typer(
+    rich_markup_mode=None,  # plain help: no type column of <bool>/<path>, fits 80 columns
     help="A consortium on one machine: one chain node, one node per office.",
     no_args_is_help=True,
 )
