@@ -69,3 +69,12 @@ def small_disk(target: Path, size_mb: int) -> Iterator[SmallDisk]:
         yield SmallDisk(target)
     finally:
         subprocess.run(["umount", "-l", str(target)], check=False, capture_output=True)
+
+
+from tests.api.conftest import (  # noqa: E402, F401 - fixtures, found by name
+    database,
+    node_template,
+    signer_keys,
+    start_node,
+)
+from tests.db.conftest import database_url, sessions  # noqa: E402, F401 - fixtures

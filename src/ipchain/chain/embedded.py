@@ -247,10 +247,13 @@ class EmbeddedChain(ChainBackend):
             self._database.close()
         if not self._reopen():
             raise self._unavailable()
+        failure = None
         try:
             self._database.commit({_PROBE_KEY: str(time.time()).encode()})
         except (plyvel.Error, OSError) as error:
-            self._storage_failed(f"cannot write to its database ({_reason(error)})")
+            failure = f"cannot write to its database ({_reason(error)})"
+        if failure is not None:
+            self._storage_failed(failure)  # raised outside the handler: one line, no chain
         logger.warning("embedded chain in %s: its database takes writes again", self.data_dir)
         self._fault = None
         self._fault_wait = FAULT_RETRY_SECONDS
@@ -698,10 +701,13 @@ class EmbeddedChain(ChainBackend):
 
     def _commit(self) -> None:
         number = self._chain.header.block_number - 1  # py-evm's pending header is the next
+        failure = None
         try:
             self._database.commit()
         except (plyvel.Error, OSError) as error:
-            self._storage_failed(f"cannot write block {number} ({_reason(error)})")
+            failure = f"cannot write block {number} ({_reason(error)})"
+        if failure is not None:
+            self._storage_failed(failure)  # raised outside the handler: one line, no chain
         self._head = self._chain.get_canonical_head()
         self._new_block.notify_all()
 
