@@ -3,21 +3,18 @@ parameter types and route class that keep every public input bounded.
 
 - :data:`Limit` and :data:`Offset` bound paging (``offset`` ≤ :data:`MAX_OFFSET`), and
   :data:`IsoDate` takes a date only as ISO 8601 ``YYYY-MM-DD`` (never a bare number).
-- :class:`WriteRoute`, the route class of every router with a write, checks the bearer token
-  (``401``) before the body is read and the body's media type and charset (``415``) before it
-  is parsed: FastAPI reads and parses a body model before any dependency runs.
+- :func:`authenticate_request` and :func:`check_json_body` are what
+  :class:`api.problems.InputGuard` runs for every documented write before its body is read:
+  the bearer token (``401``), then the body's media type and charset (``415``).
 """
 
 from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Callable, Coroutine
-from typing import Annotated, Any, Final
+from typing import Annotated, Final
 
-from fastapi import Depends, Path, Query, Request, Response
-from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import BeforeValidator
@@ -68,8 +65,8 @@ async def get_office(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> str:
-    """The office the request's bearer token acts for; 401 without a valid one (checked
-    once: a :class:`WriteRoute` has done it before reading the body)."""
+    """The office the request's bearer token acts for; 401 without a valid one (looked up
+    once: :class:`api.problems.InputGuard` has done it for a documented operation)."""
     office = getattr(request.state, "office", None)
     if isinstance(office, str):
         return office
@@ -134,7 +131,7 @@ IsoDate = Annotated[datetime.date, BeforeValidator(_iso_date)]
 """A date parameter: ISO 8601 ``YYYY-MM-DD`` only."""
 
 
-# --- writes: the token before the body, the body's type before parsing -----------------------
+# --- writes: the body's type before parsing --------------------------------------------------
 
 _UTF8: Final = frozenset({"utf-8", "utf8"})
 
@@ -158,31 +155,3 @@ def check_json_body(content_type: str | None) -> None:
                 "charset=utf-8 or no charset)",
                 field="Content-Type",
             )
-
-
-def _uses(dependant: Dependant, call: Callable[..., Any]) -> bool:
-    return dependant.call is call or any(_uses(sub, call) for sub in dependant.dependencies)
-
-
-class WriteRoute(APIRoute):
-    """Route class for routers with writes. A route that needs a token checks it (``401``)
-    before anything reads the body; a route that takes a body checks its ``Content-Type``
-    (``415``, :func:`check_json_body`) before anything parses it. Without this, FastAPI reads
-    and validates a body model first, so a caller without a token would learn about their
-    body (``400``/``422``) instead of being told to authenticate."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-        authenticated = _uses(self.dependant, get_office)
-        has_body = self.body_field is not None or "requestBody" in (self.openapi_extra or {})
-        if not authenticated and not has_body:
-            return handler
-
-        async def checked(request: Request) -> Response:
-            if authenticated:
-                request.state.office = await authenticate_request(request)
-            if has_body:
-                check_json_body(request.headers.get("Content-Type"))
-            return await handler(request)
-
-        return checked

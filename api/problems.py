@@ -41,6 +41,7 @@ from sqlalchemy import exc as sql_errors
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from api.deps import authenticate_request, check_json_body
 from ipchain.errors import (
     AuthenticationError,
     AuthorizationError,
@@ -226,6 +227,56 @@ def status_of(error: IpchainError) -> int:
     return 500
 
 
+def error_response(error: IpchainError, method: str, path: str) -> JSONResponse:
+    """The problem response of an ipchain error."""
+    status = status_of(error)
+    if status >= 500:
+        logger.warning("%s %s: %s", method, path, error)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    code, extensions = error.code, None
+    if isinstance(error, ContractRevertError) and error.error_name:
+        # The contract's custom error decides the problem (CONTRACT_ERRORS) and is named.
+        code = CONTRACT_ERRORS.get(error.error_name, (status, code))[1]
+        extensions = {"contract_error": error.error_name}
+    return problem_response(
+        status,
+        code,
+        str(error),
+        instance=path,
+        field=getattr(error, "field", None),
+        headers=headers,
+        extensions=extensions,
+    )
+
+
+def database_response(error: sql_errors.SQLAlchemyError, method: str, path: str) -> JSONResponse:
+    """``503`` for a database that is busy (locked, a lock or statement timeout) or away."""
+    busy = is_database_busy(error)
+    logger.warning(
+        "%s %s: database %s: %s",
+        method,
+        path,
+        "busy" if busy else "unavailable",
+        str(error).splitlines()[0] if str(error) else type(error).__name__,
+    )
+    return problem_response(
+        503,
+        "database-busy" if busy else "database-unavailable",
+        "the node's database is busy (locked by another writer, or a lock or statement "
+        "timed out): retry later"
+        if busy
+        else "the node's database does not answer: retry later",
+        instance=path,
+    )
+
+
+_DATABASE_ERRORS: Final = (
+    sql_errors.OperationalError,  # SQLite "database is locked", PostgreSQL lock timeouts
+    sql_errors.TimeoutError,  # no pooled connection free within the pool's timeout
+    sql_errors.DisconnectionError,
+)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Make every error of ``app`` a problem+json response, refuse control characters in
     parameters before any route (:class:`InputGuard`), and document the problems in the
@@ -233,24 +284,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def ipchain_error(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, IpchainError)
-        status = status_of(error)
-        if status >= 500:
-            logger.warning("%s %s: %s", request.method, request.url.path, error)
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        code, extensions = error.code, None
-        if isinstance(error, ContractRevertError) and error.error_name:
-            # The contract's custom error decides the problem (CONTRACT_ERRORS) and is named.
-            code = CONTRACT_ERRORS.get(error.error_name, (status, code))[1]
-            extensions = {"contract_error": error.error_name}
-        return problem_response(
-            status,
-            code,
-            str(error),
-            instance=request.url.path,
-            field=getattr(error, "field", None),
-            headers=headers,
-            extensions=extensions,
-        )
+        return error_response(error, request.method, request.url.path)
 
     async def validation_error(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, RequestValidationError)
@@ -304,23 +338,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def database_error(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, sql_errors.SQLAlchemyError)
-        busy = is_database_busy(error)
-        logger.warning(
-            "%s %s: database %s: %s",
-            request.method,
-            request.url.path,
-            "busy" if busy else "unavailable",
-            str(error).splitlines()[0] if str(error) else type(error).__name__,
-        )
-        return problem_response(
-            503,
-            "database-busy" if busy else "database-unavailable",
-            "the node's database is busy (locked by another writer, or a lock or statement "
-            "timed out): retry later"
-            if busy
-            else "the node's database does not answer: retry later",
-            instance=request.url.path,
-        )
+        return database_response(error, request.method, request.url.path)
 
     async def unexpected_error(request: Request, error: Exception) -> JSONResponse:
         logger.exception("%s %s failed", request.method, request.url.path, exc_info=error)
@@ -334,11 +352,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(IpchainError, ipchain_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
-    for database_class in (
-        sql_errors.OperationalError,  # SQLite "database is locked", PostgreSQL lock timeouts
-        sql_errors.TimeoutError,  # no pooled connection free within the pool's timeout
-        sql_errors.DisconnectionError,
-    ):
+    for database_class in _DATABASE_ERRORS:
         app.add_exception_handler(database_class, database_error)
     app.add_exception_handler(Exception, unexpected_error)
     app.add_middleware(InputGuard)
@@ -376,10 +390,22 @@ _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True, slots=True)
+class _Operation:
+    secured: bool
+    """Needs a bearer token (the document lists a security requirement)."""
+    takes_body: bool
+    """Has a request body."""
+
+
+@dataclass(frozen=True, slots=True)
 class _PathTemplate:
     pattern: re.Pattern[str]
     names: tuple[str, ...]
-    methods: frozenset[str]
+    operations: dict[str, _Operation]
+
+    @property
+    def methods(self) -> frozenset[str]:
+        return frozenset(self.operations)
 
 
 def _path_templates(app: FastAPI) -> list[_PathTemplate]:
@@ -399,8 +425,14 @@ def _path_templates(app: FastAPI) -> list[_PathTemplate]:
                 names.append(part[1:-1])
             else:
                 regex += re.escape(part)
-        methods = frozenset(method.upper() for method in item if method in _HTTP_METHODS)
-        templates.append(_PathTemplate(re.compile(regex), tuple(names), methods))
+        operations = {
+            method.upper(): _Operation(
+                secured=bool(operation.get("security")), takes_body="requestBody" in operation
+            )
+            for method, operation in item.items()
+            if method in _HTTP_METHODS and isinstance(operation, dict)
+        }
+        templates.append(_PathTemplate(re.compile(regex), tuple(names), operations))
     app.state.problem_path_templates = (document, templates)
     return templates
 
@@ -418,6 +450,16 @@ def allowed_methods(app: FastAPI, path: str, named: str = "") -> str:
     if "GET" in methods:
         methods.add("HEAD")
     return ", ".join(sorted(methods))
+
+
+def _operation(app: FastAPI, method: str, path: str) -> _Operation | None:
+    """What the document says of the operation a request is for (None: not documented)."""
+    for template in _path_templates(app):
+        if template.pattern.fullmatch(path):
+            found = template.operations.get(method)
+            if found is not None:
+                return found
+    return None
 
 
 def _path_parameter(app: FastAPI, path: str, position: int) -> str:
@@ -485,43 +527,69 @@ def _header_bytes(scope: MutableMapping[str, Any]) -> int:
 
 
 class InputGuard:
-    """ASGI middleware refusing, before any route and so before any database, a query or
-    path parameter that is not UTF-8 or holds a control character (NUL above all:
-    PostgreSQL text cannot hold it): ``422 invalid-input`` naming the parameter; and a
-    request line and headers over :data:`H11_MAX_HEADER_BYTES`: ``431``."""
+    """ASGI middleware checking, before any route, what needs no route to check, in order:
+
+    1. the request line and headers within :data:`H11_MAX_HEADER_BYTES` (``431``);
+    2. every query and path parameter UTF-8 without control characters (NUL above all:
+       PostgreSQL text cannot hold it) — ``422`` naming the parameter, before any database;
+    3. for an operation the OpenAPI document lists with a security requirement, the bearer
+       token (``401``) — before anything reads the body (FastAPI reads and validates a body
+       model before any dependency runs, so a route alone cannot put the token first);
+    4. for an operation with a request body, its ``Content-Type``: JSON in UTF-8 (``415``),
+       before anything parses it.
+
+    The office a valid token acts for is left in the request's state for
+    :func:`api.deps.get_office`, so the token is looked up once.
+    """
 
     def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
         self.app = app
 
     async def __call__(self, scope: _Scope, receive: _Receive, send: _Send) -> None:
         application = scope.get("app")
-        if scope["type"] == "http" and _header_bytes(scope) > H11_MAX_HEADER_BYTES:
+        if scope["type"] != "http" or not isinstance(application, FastAPI):
+            await self.app(scope, receive, send)
+            return
+        response = await self._refusal(application, scope)
+        if response is not None:
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    async def _refusal(self, app: FastAPI, scope: _Scope) -> JSONResponse | None:
+        path = str(scope.get("path", ""))
+        method = str(scope.get("method", "GET"))
+        if _header_bytes(scope) > H11_MAX_HEADER_BYTES:
             # h11 refuses (431) only headers that arrive in several reads; the same limit
             # whichever way they came.
-            response = problem_response(
+            return problem_response(
                 431,
                 "request-header-fields-too-large",
                 f"the request line and headers are larger than {H11_MAX_HEADER_BYTES} bytes",
-                instance=scope.get("path"),
+                instance=path,
                 field="headers",
                 headers={"Connection": "close"},
             )
-            await response(scope, receive, send)
-            return
-        if scope["type"] == "http" and isinstance(application, FastAPI):
-            refused = check_parameters(application, scope)
-            if refused is not None:
-                field, reason = refused
-                response = problem_response(
-                    422,
-                    InvalidInputError.code,
-                    f"{field}: {reason}",
-                    instance=scope.get("path"),
-                    field=field,
-                )
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+        refused = check_parameters(app, scope)
+        if refused is not None:
+            field, reason = refused
+            return problem_response(
+                422, InvalidInputError.code, f"{field}: {reason}", instance=path, field=field
+            )
+        operation = _operation(app, method, path)
+        if operation is None:
+            return None
+        request = Request(scope)
+        try:
+            if operation.secured:
+                scope.setdefault("state", {})["office"] = await authenticate_request(request)
+            if operation.takes_body:
+                check_json_body(request.headers.get("Content-Type"))
+        except IpchainError as error:
+            return error_response(error, method, path)
+        except _DATABASE_ERRORS as error:
+            return database_response(error, method, path)
+        return None
 
 
 # --- the OpenAPI document says what the API answers ------------------------------------------

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import AuthenticatedOffice, BaseUrl, Service, WriteRoute
+from api.deps import AuthenticatedOffice, BaseUrl, Service
 from api.problems import PROBLEM_MEDIA_TYPE
 from api.routes.governance import office_detail
 from api.schemas import Office, OfficeDetail, OfficeList, Problem, Submission
@@ -21,7 +21,7 @@ from ipchain.errors import (
 )
 from ipchain.register.submissions import SubmissionView
 
-router = APIRouter(tags=["offices"], route_class=WriteRoute)
+router = APIRouter(tags=["offices"])
 
 _PROBLEM = {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}}
 
@@ -153,7 +153,7 @@ async def submit_events(
         error.field = "office"  # type: ignore[attr-defined]
         raise error
     # The token (401) and the Content-Type (415) were checked before the body is read here
-    # (WriteRoute).
+    # (api.problems.InputGuard).
     content = await request.body()
 
     def accept() -> SubmissionView:  # parsing and validation are CPU work: off the event loop

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import BaseUrl, RecordNumber, RecordOffice, RecordType, Service, WriteRoute
+from api.deps import BaseUrl, RecordNumber, RecordOffice, RecordType, Service
 from api.problems import PROBLEM_MEDIA_TYPE
 from api.schemas import Problem
 from api.schemas_verification import (
@@ -20,7 +20,7 @@ from api.schemas_verification import (
 from ipchain.verification import BundleReport, Verifier
 from ipchain.verification.bundle import FORMAT
 
-router = APIRouter(tags=["verification"], route_class=WriteRoute)
+router = APIRouter(tags=["verification"])
 
 _PROBLEM = {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}}
 
@@ -118,7 +118,7 @@ async def verify_upload(
     """Send a proof bundle to have every entry checked against this node's chain (``kind``
     ``bundle``), or a register event document to learn whether, where and by whom it is
     anchored (``kind`` ``document``). Nothing is stored."""
-    body = await request.body()  # its Content-Type was checked first (WriteRoute: 415)
+    body = await request.body()  # its Content-Type was checked first (InputGuard: 415)
     verification = get_verifier(service)
     result = await run_in_threadpool(verification.verify_upload, body)
     if isinstance(result, BundleReport):
