@@ -111,3 +111,42 @@ def test_reads_go_on_while_the_disk_is_full(tmp_path: Path) -> None:
             disk.free()
         finally:
             chain.close()
+
+
+def test_the_json_rpc_servers_path_fails_stop_too(tmp_path: Path) -> None:
+    """``submit_raw_transactions`` (each block committed on its own, as ``ipchain chain
+    serve`` mines) refuses on a full disk and mines again once space returns."""
+    from ipchain.chain.embedded import FAUCET_ADDRESS, faucet_transfers
+
+    with small_disk(tmp_path / "disk", 48) as disk:
+        chain = EmbeddedChain.open(disk.path / "chain")
+        try:
+            recipients = {f"0x{n:040x}": 10**18 for n in range(1, 40)}
+
+            def transfers() -> list[bytes]:
+                return faucet_transfers(
+                    chain.chain_id,
+                    chain.get_nonce(FAUCET_ADDRESS),
+                    2 * chain.base_fee_per_gas() + 1,
+                    recipients,
+                )
+
+            chain.submit_raw_transactions(transfers())
+            head = chain.block_number()
+            disk.fill()
+            with pytest.raises(ChainUnavailableError, match="stopped mining"):
+                chain.submit_raw_transactions(transfers())
+            assert chain.block_number() == head
+            disk.free()
+
+            def mined() -> bool:
+                try:
+                    outcomes = chain.submit_raw_transactions(transfers())
+                except ChainUnavailableError:
+                    return False
+                return all(isinstance(outcome, bytes) for outcome in outcomes)
+
+            wait_for(mined)
+            assert chain.block_number() == head + 1
+        finally:
+            chain.close()
