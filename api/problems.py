@@ -532,9 +532,10 @@ class InputGuard:
     1. the request line and headers within :data:`H11_MAX_HEADER_BYTES` (``431``);
     2. every query and path parameter UTF-8 without control characters (NUL above all:
        PostgreSQL text cannot hold it) — ``422`` naming the parameter, before any database;
-    3. for an operation the OpenAPI document lists with a security requirement, the bearer
-       token (``401``) — before anything reads the body (FastAPI reads and validates a body
-       model before any dependency runs, so a route alone cannot put the token first);
+    3. for a write (not GET, HEAD, OPTIONS) the OpenAPI document lists with a security
+       requirement, the bearer token (``401``) — before anything reads the body (FastAPI
+       reads and validates a body model before any dependency runs, so a route alone cannot
+       put the token first);
     4. for an operation with a request body, its ``Content-Type``: JSON in UTF-8 (``415``),
        before anything parses it.
 
@@ -576,6 +577,8 @@ class InputGuard:
             return problem_response(
                 422, InvalidInputError.code, f"{field}: {reason}", instance=path, field=field
             )
+        if method in ("GET", "HEAD", "OPTIONS"):
+            return None  # no body to put the token before: the route's dependency checks it
         operation = _operation(app, method, path)
         if operation is None:
             return None
