@@ -188,7 +188,7 @@ def storable_text(value: str, limit: int | None = None) -> str:
     return value
 
 
-def describe_error(error: BaseException, limit: int = 300) -> str:
+def describe_error(error: BaseException, limit: int = 600) -> str:
     """An error in one line for logs and health reports: a database error by the driver's
     message (not SQLAlchemy's several lines with the statement and its parameters)."""
     from sqlalchemy import exc
