@@ -200,6 +200,7 @@ def test_revoked_token(node: RunningNode) -> None:
     token = node.service.create_token("EM")
     with node.service.session_factory() as session:
         (made,) = list_tokens(session, "EM")
+    with node.service.session_factory() as session:
         revoke_token(session, made.id)
         session.commit()
     response = node.client.post(EVENTS, json=good(), headers={"Authorization": f"Bearer {token}"})

@@ -26,6 +26,7 @@ from typing import Final
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from ipchain.db.base import IMMEDIATE
 from ipchain.db.submissions import api_tokens
 from ipchain.errors import AuthenticationError, InvalidInputError, NotFoundError, UnknownOfficeError
 
@@ -104,7 +105,11 @@ def authenticate(session: Session, token: str | None) -> str:
 
 def revoke_token(session: Session, token_id: int) -> TokenInfo:
     """Revoke a token by its id and return it; revoking twice is harmless (the first time is
-    kept). :class:`NotFoundError` for an unknown id. The caller commits."""
+    kept). :class:`NotFoundError` for an unknown id. The caller commits.
+
+    It reads, then writes: on SQLite the write lock is taken at the start (when this is the
+    session's first statement), so a busy node makes it wait rather than fail."""
+    session.connection(execution_options=IMMEDIATE)
     row = session.execute(select(api_tokens).where(api_tokens.c.id == token_id)).first()
     if row is None:
         raise NotFoundError(f"no API token with id {token_id}")
