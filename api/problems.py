@@ -109,6 +109,7 @@ PROBLEM_TYPES: Final[dict[str, tuple[int, str]]] = {
     "chain-unavailable": (503, "The chain node does not answer"),
     "database-busy": (503, "The node's database is busy: retry after Retry-After seconds"),
     "anchoring-stopped": (503, "The node is not anchoring now: retry after Retry-After seconds"),
+    "node-unavailable": (503, "Anchoring or indexing is stopped: GET /health says why"),
     "database-unavailable": (503, "The node's database does not answer"),
     "chain-error": (502, "The chain failed the request"),
     "contract-revert": (502, "The contract refused the transaction"),

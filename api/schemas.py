@@ -290,8 +290,8 @@ class Health(_Model):
     status: str = Field(
         description="ok; degraded (working, but something needs a look: quarantined chain "
         "events); unavailable (anchoring or indexing stopped: a storage fault, a database or "
-        "chain node that does not answer, no writer process). Answered with HTTP 503 when "
-        "unavailable."
+        "chain node that does not answer, no writer process): then the answer is a 503 "
+        "node-unavailable problem with these members under health."
     )
     reasons: list[str] = Field(description="Why the status is not ok, one line each.")
     anchoring: str = Field(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import Service
+from api.problems import problem_response
 from api.schemas import Health
 
 router = APIRouter(tags=["health"])
@@ -15,21 +17,25 @@ router = APIRouter(tags=["health"])
     "/health",
     response_model=Health,
     summary="Node health",
-    responses={503: {"model": Health, "description": "The node is unavailable (see reasons)."}},
+    responses={
+        503: {
+            "description": "The node is unavailable: a node-unavailable problem whose detail "
+            "gives the reasons and whose health member is the body a 200 has."
+        }
+    },
 )
-async def health(service: Service, response: Response) -> Health:
+async def health(service: Service, request: Request) -> Health | JSONResponse:
     """The writer's state (anchoring, indexing), the chain head, the last block indexed, the
-    events waiting in the outbox, and the chain events quarantined or flagged. HTTP 503 (with
-    the same body) when the node is unavailable."""
+    events waiting in the outbox, and the chain events quarantined or flagged. When the node is
+    unavailable: ``503 node-unavailable`` (with ``Retry-After``), the same members under
+    ``health``."""
     state = await run_in_threadpool(service.health)
-    if state.status == "unavailable":
-        response.status_code = 503
     lag = (
         None
         if state.chain_head is None or state.indexed_block is None
         else max(state.chain_head - state.indexed_block, 0)
     )
-    return Health(
+    body = Health(
         status=state.status,
         reasons=list(state.reasons),
         anchoring=state.anchoring,
@@ -42,4 +48,13 @@ async def health(service: Service, response: Response) -> Health:
         quarantined_events=state.quarantined_events,
         flagged_events=state.flagged_events,
         signing_offices=list(state.signing_offices),
+    )
+    if state.status != "unavailable":
+        return body
+    return problem_response(
+        503,
+        "node-unavailable",
+        "; ".join(state.reasons),
+        instance=request.url.path,
+        extensions={"health": body.model_dump(mode="json")},
     )

@@ -49,7 +49,14 @@ def post(node: RunningNode, auth: dict[str, str], batch: list[dict[str, Any]]) -
 
 
 def health(node: RunningNode) -> dict[str, Any]:
-    body: dict[str, Any] = node.client.get("/api/v1/health").json()
+    """The health members: a 200's body, or a 503 node-unavailable problem's ``health``."""
+    reply = node.client.get("/api/v1/health")
+    body: dict[str, Any] = reply.json()
+    if reply.status_code == 503:
+        assert reply.headers["Retry-After"].isdigit()
+        assert body["code"] == "node-unavailable" and body["detail"]
+        return dict(body["health"])
+    assert reply.status_code == 200, reply.text
     return body
 
 

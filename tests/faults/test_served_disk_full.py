@@ -74,7 +74,11 @@ def test_a_served_node_stops_anchoring_on_a_full_disk_and_resumes(tmp_path: Path
 
             def health() -> tuple[int, dict[str, Any]]:
                 reply = httpx.get(f"{base}/health", timeout=10)
-                return reply.status_code, reply.json()
+                body = reply.json()
+                if reply.status_code == 503:  # a node-unavailable problem
+                    assert body["code"] == "node-unavailable", body
+                    return 503, dict(body["health"])
+                return reply.status_code, dict(body)
 
             accepted = []
             first = post(0, 10)

@@ -167,7 +167,8 @@ class _Quarantine:
     count: int = 0
 
     @classmethod
-    def load(cls, connection: Connection) -> _Quarantine:
+    def load(cls, connection: Connection, from_block: int, to_block: int) -> _Quarantine:
+        """The quarantined logs of blocks ``from_block`` to ``to_block``."""
         result = connection.execute(
             select(
                 quarantined_events.c.block_number,
@@ -176,7 +177,7 @@ class _Quarantine:
                 quarantined_events.c.record_key,
                 quarantined_events.c.data,
                 quarantined_events.c.reason,
-            )
+            ).where(quarantined_events.c.block_number.between(from_block, to_block))
         )
         return cls({(row.block_number, row.log_index): row for row in result})
 
@@ -215,7 +216,7 @@ def audit_range(
     above it."""
     pairing = Pairing(Collector(listed))
     warnings: list[str] = []
-    quarantine = _Quarantine.load(connection)
+    quarantine = _Quarantine.load(connection, from_block, to_block)
     stored = _StoredStream(connection, None if first else from_block, None if last else to_block)
     for last_block, anchored in _anchored_windows(
         backend, ledger_address, from_block, to_block, warnings, pairing.timestamps, quarantine
