@@ -91,9 +91,7 @@ def main() -> None:
     console = Console()
     directory = Path(tempfile.mkdtemp(prefix="ipchain-bench-durable-", dir=args.dir))
     cases = [
-        Case(
-            "SQLite, synchronous=NORMAL (before)", f"sqlite:///{directory / 'normal.db'}", "NORMAL"
-        ),
+        Case("SQLite, NORMAL (before)", f"sqlite:///{directory / 'normal.db'}", "NORMAL"),
         Case("SQLite, FULL (ipchain)", f"sqlite:///{directory / 'full.db'}"),
     ]
     schema = None
