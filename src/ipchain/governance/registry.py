@@ -286,17 +286,8 @@ class Governance:
     ) -> int:
         """Propose admitting office ``code`` with its admin account. Signer keys are added
         by further proposals once it is a member."""
-        if not name.strip():
-            raise InvalidInputError("an office needs a name", field="name")
-        if len(profile_hash) != 32:
-            raise InvalidInputError("profile_hash must be 32 bytes", field="profile_hash")
-        return self._propose(
-            admin_key,
-            ProposalAction.ADMIT_OFFICE,
-            office=code,
-            account=_address(admin_account, "admin_account"),
-            name=name,
-            data_hash=profile_hash,
+        return self._propose_admission(
+            admin_key, ProposalAction.ADMIT_OFFICE, code, name, admin_account, profile_hash
         )
 
     def propose_suspend_office(self, admin_key: OfficeKey, code: str) -> int:
@@ -362,13 +353,26 @@ class Governance:
     ) -> int:
         """Propose admitting a removed office again under a new admin account; its former admin
         and signer keys are retired, so it starts with no signer key."""
+        return self._propose_admission(
+            admin_key, ProposalAction.READMIT_OFFICE, code, name, admin_account, profile_hash
+        )
+
+    def _propose_admission(
+        self,
+        admin_key: OfficeKey,
+        action: ProposalAction,
+        code: str,
+        name: str,
+        admin_account: str,
+        profile_hash: bytes,
+    ) -> int:
         if not name.strip():
             raise InvalidInputError("an office needs a name", field="name")
         if len(profile_hash) != 32:
             raise InvalidInputError("profile_hash must be 32 bytes", field="profile_hash")
         return self._propose(
             admin_key,
-            ProposalAction.READMIT_OFFICE,
+            action,
             office=code,
             account=_address(admin_account, "admin_account"),
             name=name,
