@@ -14,13 +14,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ipchain.attestations import Attestation
+from ipchain.contracts.office_registry import OfficeInfo, ProposalView
+from ipchain.governance.actions import MAX_PROPOSAL_NAME_CHARS
 from ipchain.governance.queries import (
     AttestationView,
     ProposalSummary,
     SignerView,
     StatusChangeView,
 )
-from ipchain.governance.registry import OfficeInfo, ProposalView
 from ipchain.register.queries import EventView, RecordView
 from ipchain.register.submissions import SubmissionEntryView, SubmissionView
 
@@ -602,17 +603,23 @@ class ProposalCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     action: str = Field(
+        max_length=40,
         description="admit-office, suspend-office, reinstate-office, remove-office, "
         "add-signer, revoke-signer, change-threshold, approve-schema, replace-admin, "
-        "readmit-office, revoke-attestation or revoke-attestations-issued-since."
+        "readmit-office, revoke-attestation or revoke-attestations-issued-since.",
     )
-    office: str | None = Field(default=None, description="ST.3 code of the office concerned.")
+    office: str | None = Field(
+        default=None, max_length=2, description="ST.3 code of the office concerned."
+    )
     account: str | None = Field(
         default=None,
+        max_length=42,
         description="New admin ((re-)admission, replace-admin) or signer key (signer actions).",
     )
     name: str | None = Field(
-        default=None, description="Office name ((re-)admission) or schema definition."
+        default=None,
+        max_length=MAX_PROPOSAL_NAME_CHARS,
+        description="Office name ((re-)admission) or schema definition.",
     )
     value: int | None = Field(
         default=None,
@@ -620,10 +627,12 @@ class ProposalCreate(BaseModel):
         "which the office's attestations are revoked (revoke-attestations-issued-since).",
     )
     profile_hash: str | None = Field(
-        default=None, description="Profile document hash ((re-)admission)."
+        default=None, max_length=66, description="Profile document hash ((re-)admission)."
     )
     uid: str | None = Field(
-        default=None, description="Uid of the attestation to revoke (revoke-attestation)."
+        default=None,
+        max_length=66,
+        description="Uid of the attestation to revoke (revoke-attestation).",
     )
 
 

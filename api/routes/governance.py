@@ -16,7 +16,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from api.deps import AuthenticatedOffice, BaseUrl, Service
+from api.deps import AuthenticatedOffice, BaseUrl, Limit, Offset, Service
 from api.problems import PROBLEM_MEDIA_TYPE
 from api.schemas import (
     AttestationCreate,
@@ -42,7 +42,6 @@ from ipchain.governance.queries import (
     party_subject,
 )
 from ipchain.node.service import NodeService
-from ipchain.register.queries import MAX_LIMIT
 
 router = APIRouter(tags=["governance"])
 
@@ -55,8 +54,6 @@ ProposalId = Annotated[
     int, Path(ge=0, le=2**63 - 1, description="Proposal id (sequential from 0).")
 ]
 Uid = Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{64}$", description="Attestation uid.")]
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")]
-Offset = Annotated[int, Query(ge=0, description="Items to skip.")]
 
 
 # --- proposals -------------------------------------------------------------------------------
@@ -191,7 +188,10 @@ def list_attestations(
     base: BaseUrl,
     subject: Annotated[
         str | None,
-        Query(description="0x + 64 hex digits, an account address, or an ST.3 office code."),
+        Query(
+            description="0x + 64 hex digits, an account address, or an ST.3 office code.",
+            max_length=66,
+        ),
     ] = None,
     party: Annotated[
         str | None,

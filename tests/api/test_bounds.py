@@ -225,6 +225,43 @@ def test_charset_other_than_utf8_is_refused(node: RunningNode) -> None:
     assert accepted.status_code == 202, accepted.text
 
 
+PROPOSAL_BODIES = [
+    (
+        {
+            "action": "admit-office",
+            "office": "XA",
+            "account": "0x" + "1" * 40,
+            "name": "x" * 100_000,
+        },
+        "name",
+    ),
+    (
+        {"action": "admit-office", "office": "XA", "account": "0x" + "1" * 40, "name": "A\u0000B"},
+        "name",
+    ),
+    (
+        {"action": "admit-office", "office": "XA", "account": "0x" + "1" * 40, "name": "A\nB"},
+        "name",
+    ),
+    ({"action": "approve-schema", "name": "string a\u0085"}, "name"),
+    ({"action": "x" * 1000}, "action"),
+    ({"action": "no-such-action"}, "action"),
+    ({"action": "suspend-office", "office": "EMX"}, "office"),
+    ({"action": "revoke-attestation", "uid": "0x" + "ab" * 1000}, "uid"),
+]
+
+
+@pytest.mark.parametrize("index", range(len(PROPOSAL_BODIES)))
+def test_proposal_body_is_bounded(node: RunningNode, index: int) -> None:
+    """A proposal's free text is bounded and clean before it reaches the chain: a 100 KB
+    ``name`` once went to the node and came back 502, a NUL in it was proposed on chain."""
+    body, field = PROPOSAL_BODIES[index]
+    before = node.service.governance.proposal_count()
+    response = node.client.post("/api/v1/proposals", json=body, headers=node.token("EM"))
+    assert_problem(response, 422, field)
+    assert node.service.governance.proposal_count() == before
+
+
 # --- a database locked past its timeout --------------------------------------------------------
 
 

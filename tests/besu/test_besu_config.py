@@ -40,8 +40,8 @@ from ipchain.besu.files import START_TEMPLATE
 from ipchain.chain.anvil import AnvilNode
 from ipchain.chain.rpc import RpcChain
 from ipchain.contracts.bindings import Deployment
+from ipchain.contracts.office_registry import Governance
 from ipchain.errors import InvalidInputError
-from ipchain.governance.registry import Governance
 from tests.helpers.consortium import Consortium, deploy_test_consortium, new_key
 
 NODE_CONFIG = Path(__file__).resolve().parents[2] / "node_config" / "besu"

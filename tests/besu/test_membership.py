@@ -21,7 +21,7 @@ from ipchain.besu import OfficeNodeSpec, generate_network, generate_node_key
 from ipchain.besu.membership import Membership, admit, suspend
 from ipchain.chain.anvil import AnvilNode
 from ipchain.chain.rpc import RpcChain
-from ipchain.governance.registry import Governance, OfficeStatus
+from ipchain.contracts.office_registry import Governance, OfficeStatus
 from tests.helpers.consortium import Consortium, deploy_test_consortium, new_key
 
 FOUNDERS = ("EM", "AU", "RU", "WO")

@@ -17,8 +17,8 @@ from ipchain.chain.rpc import RpcChain
 from ipchain.chain.rpc_server import serve_embedded_rpc
 from ipchain.chain.sender_policy import CONSORTIUM_FILE, SenderPolicy, SenderRefusedError
 from ipchain.contracts.bindings import FoundingOffice, deploy_consortium, load_interface
+from ipchain.contracts.office_registry import Governance
 from ipchain.errors import ChainMismatchError, InvalidInputError, TransactionRejectedError
-from ipchain.governance.registry import Governance
 from ipchain.keys import OfficeKey
 from ipchain.node.setup import fund
 from ipchain.register.ledger import Ledger

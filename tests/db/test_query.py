@@ -11,14 +11,16 @@ import datetime
 from collections.abc import Sequence
 
 import pytest
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from ipchain.contracts.register_ledger import AnchoredEvent
+from ipchain.db.register import records
 from ipchain.encoding import ZERO_HASH, canonical_bytes, document_hash, entry_hash, record_id
 from ipchain.encoding import event_code_bytes8 as code8
 from ipchain.errors import InvalidInputError, NotFoundError
 from ipchain.register.history import derive_status, replay_history
-from ipchain.register.indexing import merge_record_data, store_entries
+from ipchain.register.indexing import merge_record_data, remove_above, store_entries
 from ipchain.register.models import RegisterEvent
 from ipchain.register.queries import RecordFilter, RegisterQueries
 from tests.helpers.documents import design_event, trademark_event
@@ -129,6 +131,58 @@ def test_text_search_is_a_case_insensitive_substring_in_any_script(
     # LIKE wildcards in the text are taken literally.
     assert keys(queries, text="0% p") == ["EM/TM/018000002"]
     assert keys(queries, text="_") == []
+
+    # Quotes and FTS5 syntax are text too; under three characters there is no trigram.
+    assert keys(queries, text='"') == []
+    assert keys(queries, text='rocket" OR "lamp') == []
+    assert keys(queries, text="la") == ["EM/DS/015000001"]
+    assert keys(queries, text="AMP") == ["EM/DS/015000001"]
+
+
+def test_text_search_uses_the_trigram_index(
+    sessions: sessionmaker[Session], queries: RegisterQueries
+) -> None:
+    """Migration 0006's index serves the search: SQLite's FTS5 table, PostgreSQL's GIN."""
+    condition = queries._text_condition("rocket")
+    statement = select(func.count()).select_from(records).where(condition)
+    with sessions() as session:
+        if session.get_bind().dialect.name == "sqlite":
+            sql = str(statement.compile(compile_kwargs={"literal_binds": True}))
+            plan = " ".join(
+                str(row[-1]) for row in session.execute(text("EXPLAIN QUERY PLAN " + sql))
+            )
+            assert "records_fts" in plan and "VIRTUAL TABLE INDEX 0:M" in plan, plan
+        else:
+            session.execute(text("SET LOCAL enable_seqscan = off"))
+            sql = str(
+                statement.compile(
+                    dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True}
+                )
+            )
+            plan = " ".join(str(row[0]) for row in session.execute(text("EXPLAIN " + sql)))
+            assert "ix_records_mark_text_folded_trgm" in plan, plan
+
+
+def test_the_text_index_follows_changes_and_rewinds(
+    sessions: sessionmaker[Session], queries: RegisterQueries
+) -> None:
+    entries = anchored(
+        [
+            trademark_event("EM/TM/018000003", "A10", D(2024, 1, 2), mark="Blue Heron"),
+            trademark_event("EM/TM/018000003", "Q10", D(2024, 2, 2), mark="Grey Heron"),
+        ],
+        first_block=100,
+    )
+    store(sessions, entries)
+    assert keys(queries, text="grey her") == ["EM/TM/018000003"]
+    assert keys(queries, text="blue her") == []
+    with sessions() as session, session.begin():
+        remove_above(session, 100)  # a reorg drops the renaming event
+    assert keys(queries, text="blue her") == ["EM/TM/018000003"]
+    assert keys(queries, text="grey her") == []
+    with sessions() as session, session.begin():
+        remove_above(session, 99)  # and then the record
+    assert keys(queries, text="heron") == []
 
 
 def test_pages_are_disjoint_and_counted(queries: RegisterQueries) -> None:

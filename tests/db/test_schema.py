@@ -9,7 +9,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from ipchain.db.base import alembic_config, load_table_modules, make_engine, upgrade
+from ipchain.db.base import (
+    alembic_config,
+    include_in_schema_comparison,
+    load_table_modules,
+    make_engine,
+    upgrade,
+)
 
 
 def test_migrated_schema_matches_the_models(database_url: str) -> None:
@@ -18,7 +24,10 @@ def test_migrated_schema_matches_the_models(database_url: str) -> None:
     engine = make_engine(database_url)
     try:
         with engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            context = MigrationContext.configure(
+                connection,
+                opts={"compare_type": True, "include_name": include_in_schema_comparison},
+            )
             assert compare_metadata(context, load_table_modules()) == []
             assert context.get_current_revision() is not None
     finally:

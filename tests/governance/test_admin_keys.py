@@ -10,14 +10,14 @@ import pytest
 from ipchain.attestations import PARTY_IDENTITY_SCHEMA, Attestations, AttestationStatus
 from ipchain.besu import allowlists_from_registry
 from ipchain.chain.base import ChainBackend
-from ipchain.errors import ContractRevertError
-from ipchain.governance.registry import (
+from ipchain.contracts.office_registry import (
     Governance,
     OfficeStatus,
     ProposalAction,
     ProposalState,
     StatusStep,
 )
+from ipchain.errors import ContractRevertError
 from tests.helpers.consortium import Consortium, deploy_test_consortium
 from tests.helpers.governance import (
     anchor_one,

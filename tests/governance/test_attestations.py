@@ -22,6 +22,7 @@ from ipchain.attestations import (
     sign_attestation,
     typed_data,
 )
+from ipchain.contracts.office_registry import Governance, ProposalState
 from ipchain.encoding import document_hash
 from ipchain.errors import (
     ContractRevertError,
@@ -29,7 +30,6 @@ from ipchain.errors import (
     NotFoundError,
     VerificationError,
 )
-from ipchain.governance.registry import Governance, ProposalState
 from tests.helpers.consortium import Consortium
 from tests.helpers.governance import (
     advance_time,

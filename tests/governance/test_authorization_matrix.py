@@ -36,9 +36,9 @@ from ipchain.attestations import (
     AttestationStatus,
 )
 from ipchain.chain.base import ChainBackend
+from ipchain.contracts.office_registry import Governance, OfficeStatus
 from ipchain.contracts.register_ledger import AnchoredEvent
 from ipchain.errors import ContractRevertError
-from ipchain.governance.registry import Governance, OfficeStatus
 from ipchain.keys import OfficeKey
 from ipchain.node.setup import fund
 from tests.helpers.consortium import Consortium, deploy_test_consortium, new_key

@@ -18,14 +18,14 @@ from ipchain.contracts.bindings import (
     revert_error,
     send_and_confirm,
 )
-from ipchain.encoding import ZERO_HASH, keccak
-from ipchain.errors import ContractRevertError
-from ipchain.governance.registry import (
+from ipchain.contracts.office_registry import (
     MAX_VOTING_PERIOD,
     MIN_VOTING_PERIOD,
     Governance,
     ProposalAction,
 )
+from ipchain.encoding import ZERO_HASH, keccak
+from ipchain.errors import ContractRevertError
 from ipchain.keys import OfficeKey
 from tests.helpers.consortium import Consortium
 from tests.helpers.governance import ZERO_ADDRESS, expect_revert, funded_key, raw_propose

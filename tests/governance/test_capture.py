@@ -14,8 +14,8 @@ from __future__ import annotations
 import pytest
 
 from ipchain.chain.base import ChainBackend
+from ipchain.contracts.office_registry import Governance, OfficeStatus, ProposalState
 from ipchain.errors import ContractRevertError
-from ipchain.governance.registry import Governance, OfficeStatus, ProposalState
 from tests.helpers.consortium import Consortium, deploy_test_consortium
 from tests.helpers.governance import expect_revert, funded_key, pass_proposal
 

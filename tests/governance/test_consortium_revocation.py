@@ -18,9 +18,9 @@ from ipchain.attestations import (
 )
 from ipchain.chain.base import ChainBackend
 from ipchain.contracts.bindings import send_and_confirm
+from ipchain.contracts.office_registry import Governance, OfficeStatus, ProposalAction
 from ipchain.encoding import ZERO_HASH
 from ipchain.errors import ContractRevertError
-from ipchain.governance.registry import Governance, OfficeStatus, ProposalAction
 from tests.helpers.consortium import Consortium, deploy_test_consortium
 from tests.helpers.governance import (
     approve_standard_schemas,

@@ -1,4 +1,4 @@
-"""Proposal lifecycle on OfficeRegistry through ipchain.governance.registry: admission,
+"""Proposal lifecycle on OfficeRegistry through ipchain.contracts.office_registry: admission,
 suspension and reinstatement enforced on RegisterLedger, thresholds, events, proposal-state
 denials (expired, double vote, executed, below threshold, non-member vote) and bad input that
 writes nothing."""
@@ -8,13 +8,13 @@ from __future__ import annotations
 import pytest
 
 from ipchain.chain.base import ChainBackend
-from ipchain.errors import ContractRevertError, InvalidInputError, UnknownOfficeError
-from ipchain.governance.registry import (
+from ipchain.contracts.office_registry import (
     Governance,
     OfficeStatus,
     ProposalAction,
     ProposalState,
 )
+from ipchain.errors import ContractRevertError, InvalidInputError, UnknownOfficeError
 from ipchain.node.setup import fund
 from tests.helpers.consortium import Consortium, new_key
 from tests.helpers.governance import (

@@ -31,7 +31,7 @@ from api.app import create_app
 from ipchain.chain.anvil import AnvilNode, find_anvil_binary
 from ipchain.chain.rpc import RpcChain
 from ipchain.config import Settings
-from ipchain.governance.registry import Governance
+from ipchain.contracts.office_registry import Governance
 from ipchain.keys import OfficeKey, admin_key_name, signer_key_name
 from ipchain.node.service import NodeService, ServiceOptions
 from ipchain.node.setup import fund, init_node, keystore_password

@@ -12,10 +12,10 @@ import pytest
 from ipchain.attestations import STANDARD_SCHEMAS, Attestations, approve_schemas
 from ipchain.chain.base import ChainBackend, Receipt
 from ipchain.contracts.bindings import send_and_confirm
+from ipchain.contracts.office_registry import Governance
 from ipchain.contracts.register_ledger import AnchoredEvent
 from ipchain.encoding import ZERO_HASH, event_code_bytes8
 from ipchain.errors import ContractRevertError
-from ipchain.governance.registry import Governance
 from ipchain.keys import OfficeKey
 from ipchain.node.setup import fund
 from ipchain.register.ledger import EventToAnchor, Ledger

@@ -14,9 +14,9 @@ from ipchain.attestations.registry import Attestation, Attestations, Attestation
 from ipchain.attestations.schemas import OFFICE_CERTIFICATE_SCHEMA, office_subject
 from ipchain.chain.base import ChainBackend
 from ipchain.contracts.bindings import Deployment, call_function, load_interface
+from ipchain.contracts.office_registry import Governance
 from ipchain.encoding import JsonValue, document_hash, office_code_bytes2
 from ipchain.errors import CertificateError, VerificationError
-from ipchain.governance.registry import Governance
 from ipchain.keys import (
     OfficeCertificate,
     OfficeKey,

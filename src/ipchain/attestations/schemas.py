@@ -18,6 +18,7 @@ from typing import Final
 
 from eth_utils import is_address, to_checksum_address
 
+from ipchain.contracts.office_registry import Governance
 from ipchain.encoding import (
     JsonValue,
     canonical_bytes,
@@ -27,7 +28,6 @@ from ipchain.encoding import (
     parse_json_strict,
 )
 from ipchain.errors import InvalidInputError
-from ipchain.governance.registry import Governance
 from ipchain.keys import OfficeKey
 
 _OFFICE_CODE = re.compile(r"[A-Z]{2}")

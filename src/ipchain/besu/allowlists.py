@@ -56,7 +56,7 @@ def allowlists_from_registry(
     """Allowlists as OfficeRegistry says now: the admin and signer accounts of Active offices,
     and the nodes of those ``offices`` (the network spec) that are Active. Suspended, removed
     and not-yet-admitted offices are left out."""
-    from ipchain.governance.registry import Governance, OfficeStatus
+    from ipchain.contracts.office_registry import Governance, OfficeStatus
 
     active = [
         o for o in Governance(backend, deployment).offices() if o.status is OfficeStatus.ACTIVE

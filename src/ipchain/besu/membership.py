@@ -26,14 +26,14 @@ from ipchain.besu.network import OfficeNodeSpec
 from ipchain.besu.node_rpc import NodeRpc
 from ipchain.chain.base import ChainBackend
 from ipchain.contracts.bindings import Deployment
-from ipchain.errors import ContractRevertError, InvalidInputError
-from ipchain.governance.registry import (
+from ipchain.contracts.office_registry import (
     Governance,
     OfficeStatus,
     ProposalAction,
     ProposalState,
     ProposalView,
 )
+from ipchain.errors import ContractRevertError, InvalidInputError
 from ipchain.keys import OfficeKey
 
 NEWCOMER_FUNDING_WEI = 1_000 * 10**18

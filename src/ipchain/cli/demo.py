@@ -24,10 +24,10 @@ from ipchain.attestations import (
 )
 from ipchain.config import DEMO_OFFICES, Settings
 from ipchain.contracts.bindings import send_and_confirm
+from ipchain.contracts.office_registry import Governance, OfficeStatus
 from ipchain.encoding import ZERO_HASH, canonical_bytes, document_hash, hash_to_hex
 from ipchain.errors import ContractRevertError
 from ipchain.governance.dev_setup import load_or_create_demo_ca, load_or_issue_office_certificate
-from ipchain.governance.registry import Governance, OfficeStatus
 from ipchain.keys import OfficeKey, admin_key_name, signer_key_name
 from ipchain.node.setup import Node, fund, init_node, keystore_password
 from ipchain.register.catalog import office_info

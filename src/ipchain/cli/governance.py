@@ -15,12 +15,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ipchain.config import Settings
+from ipchain.contracts.office_registry import ProposalAction, ProposalView
 from ipchain.db.base import make_engine, session_factory, upgrade
 from ipchain.encoding import parse_json_strict
 from ipchain.errors import InvalidInputError
 from ipchain.governance.actions import GovernanceActions, ProposalRequest
 from ipchain.governance.queries import GovernanceQueries, parse_hash
-from ipchain.governance.registry import ProposalAction, ProposalView
 from ipchain.node.setup import Node
 
 

@@ -81,6 +81,26 @@ def load_table_modules() -> MetaData:
     return Base.metadata
 
 
+SEARCH_INDEX_OBJECTS: Final = frozenset(
+    {
+        "records_fts",
+        "records_fts_data",
+        "records_fts_idx",
+        "records_fts_content",
+        "records_fts_docsize",
+        "records_fts_config",
+        "ix_records_mark_text_folded_trgm",
+    }
+)
+"""The text-search index of migration 0006 (SQLite's FTS5 table and its shadow tables, or
+PostgreSQL's trigram index): made by the migration alone, not declared by a table module."""
+
+
+def include_in_schema_comparison(name: str | None, type_: str, _parent: object) -> bool:
+    """Alembic's ``include_name`` hook: compare everything but :data:`SEARCH_INDEX_OBJECTS`."""
+    return name not in SEARCH_INDEX_OBJECTS
+
+
 def make_engine(url: str | URL, *, pool_size: int | None = None, echo: bool = False) -> Engine:
     """An engine for a SQLite or PostgreSQL URL.
 
@@ -242,6 +262,7 @@ __all__ = [
     "Base",
     "alembic_config",
     "describe_error",
+    "include_in_schema_comparison",
     "is_storage_fault",
     "load_table_modules",
     "make_engine",

@@ -157,8 +157,8 @@ class Proposal(Base):
     proposal_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     """Sequential id from 0."""
     action: Mapped[str] = mapped_column(String(40))
-    """``admit-office``, ``suspend-office``, … (:class:`ipchain.governance.registry.ProposalAction`,
-    written in kebab case)."""
+    """``admit-office``, ``suspend-office``, … (written in kebab case: see
+    :class:`ipchain.contracts.office_registry.ProposalAction`)."""
     office: Mapped[str | None] = mapped_column(String(2))
     """Office it concerns (None for threshold and schema proposals)."""
     account: Mapped[str | None] = mapped_column(String(ACCOUNT_LENGTH))

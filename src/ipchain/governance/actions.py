@@ -21,6 +21,7 @@ Revocations have no relayed form and are sent by the signer key itself.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -41,6 +42,12 @@ from ipchain.attestations import (
 )
 from ipchain.chain.base import ChainBackend
 from ipchain.contracts.bindings import ContractInterface, Deployment, revert_error
+from ipchain.contracts.office_registry import (
+    MAX_THRESHOLD_BPS,
+    Governance,
+    ProposalAction,
+    ProposalView,
+)
 from ipchain.encoding import ZERO_HASH, JsonValue, canonical_bytes, office_code_bytes2
 from ipchain.errors import (
     AuthorizationError,
@@ -53,7 +60,6 @@ from ipchain.errors import (
 )
 from ipchain.governance.dev_setup import consortium_ca_certificate
 from ipchain.governance.queries import GovernanceQueries
-from ipchain.governance.registry import MAX_THRESHOLD_BPS, Governance, ProposalAction, ProposalView
 from ipchain.keys import (
     Keystore,
     OfficeKey,
@@ -64,6 +70,14 @@ from ipchain.keys import (
 )
 
 _T = TypeVar("_T")
+
+MAX_PROPOSAL_NAME_CHARS: Final = 4096
+"""Longest office name or schema definition a proposal carries: the name is stored on chain
+by every node forever, and the longest schema ipchain defines is under 300 characters."""
+
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+"""Control characters (C0, DEL, C1): never part of an office name or a schema definition, and
+PostgreSQL's text cannot hold NUL."""
 
 RELAY_WINDOW_SECONDS: Final = 600
 """How long a signed attestation may wait for its relay (the EIP-712 deadline)."""
@@ -178,6 +192,11 @@ class ProposalRequest:
                     "a definition" if kind is ProposalAction.APPROVE_SCHEMA else "the office name"
                 )
                 raise refuse("name", f"({what}) is required")
+            if len(name) > MAX_PROPOSAL_NAME_CHARS:
+                raise refuse("name", f"is longer than {MAX_PROPOSAL_NAME_CHARS} characters")
+            control = _CONTROL.search(name)
+            if control is not None:
+                raise refuse("name", f"holds a control character (U+{ord(control.group()):04X})")
         elif name:
             raise refuse("name", "is not taken")
         if kind is ProposalAction.CHANGE_THRESHOLD:

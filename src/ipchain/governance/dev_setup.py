@@ -25,8 +25,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from ipchain.attestations import Attestations, approve_schemas, attest_office_certificate
 from ipchain.chain.base import ChainBackend
 from ipchain.contracts.bindings import Deployment
+from ipchain.contracts.office_registry import Governance
 from ipchain.errors import CertificateError
-from ipchain.governance.registry import Governance
 from ipchain.keys import (
     Keystore,
     OfficeKey,

@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from ipchain.chain.base import BlockInfo, ChainBackend
 from ipchain.contracts.bindings import DecodedLog, Deployment, call_function, load_interface
+from ipchain.contracts.office_registry import OfficeStatus, ProposalAction
 from ipchain.db.governance import (
     OfficeAdminChangeText,
     OfficeStatusText,
@@ -55,7 +56,6 @@ from ipchain.db.governance import (
 from ipchain.db.indexer import HandlerRegistry, LogHandler
 from ipchain.encoding import ZERO_HASH
 from ipchain.errors import ChainError
-from ipchain.governance.registry import OfficeStatus, ProposalAction
 
 logger = logging.getLogger(__name__)
 

@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ipchain.chain.base import ChainBackend
 from ipchain.config import DEMO_OFFICES, Settings
 from ipchain.contracts.bindings import Deployment
+from ipchain.contracts.office_registry import Governance, OfficeInfo
 from ipchain.db.base import (
     describe_error,
     is_storage_fault,
@@ -55,7 +56,6 @@ from ipchain.errors import ChainError, ChainUnavailableError
 from ipchain.governance.actions import GovernanceActions
 from ipchain.governance.indexing import register_governance_handlers
 from ipchain.governance.queries import GovernanceQueries
-from ipchain.governance.registry import Governance, OfficeInfo
 from ipchain.keys import OfficeKey, signer_key_name
 from ipchain.node.setup import Node
 from ipchain.node.tokens import authenticate, create_token

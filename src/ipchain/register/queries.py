@@ -17,7 +17,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Engine, Select, bindparam, func, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Select,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    tuple_,
+)
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session, sessionmaker
 
 from ipchain.db.indexer import DEFAULT_NAME
@@ -376,6 +386,13 @@ def check_page(limit: int, offset: int) -> None:
         raise InvalidInputError(f"offset must be 0 to {MAX_OFFSET}", field="offset")
 
 
+_TRIGRAM: Final = 3
+"""Characters in a trigram: shorter text cannot use a trigram index."""
+
+_FTS5: Final = sql_text("SELECT rowid FROM records_fts WHERE records_fts MATCH :phrase")
+"""Rowids of the records whose folded mark text holds ``phrase`` (SQLite, migration 0006)."""
+
+
 def _like_pattern(text: str) -> str:
     escaped = text.casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
@@ -406,6 +423,7 @@ class RegisterQueries:
         engine = session_factory.kw.get("bind")
         if not isinstance(engine, Engine):
             raise ValueError("RegisterQueries needs a sessionmaker bound to an engine")
+        self._text_index = _FTS5 if engine.dialect.name == "sqlite" else None
         key: Any = bindparam("record_key")
         newest_first = (events.c.block_number.desc(), events.c.log_index.desc())
         before_cursor = tuple_(events.c.block_number, events.c.log_index) < tuple_(
@@ -642,9 +660,7 @@ class RegisterQueries:
                 )
             )
         if filter.text:
-            conditions.append(
-                records.c.mark_text_folded.like(_like_pattern(filter.text), escape="\\")
-            )
+            conditions.append(self._text_condition(filter.text))
         for column, low, high in (
             (records.c.filing_date, filter.filed_from, filter.filed_to),
             (records.c.registration_date, filter.registered_from, filter.registered_to),
@@ -654,6 +670,19 @@ class RegisterQueries:
             if high is not None:
                 conditions.append(column <= high)
         return conditions
+
+    def _text_condition(self, text: str) -> ColumnElement[bool]:
+        """Records whose folded mark text contains ``text``, found through migration 0006's
+        index: SQLite's FTS5 trigram table (a quoted phrase is a substring match), or
+        PostgreSQL's trigram GIN index, which serves this ``LIKE`` itself. Under three
+        characters no trigram exists, and ``LIKE`` reads every record on both."""
+        folded = text.casefold()
+        if self._text_index is None or len(folded) < _TRIGRAM:
+            return records.c.mark_text_folded.like(_like_pattern(folded), escape="\\")
+        phrase = '"' + folded.replace('"', '""') + '"'
+        return literal_column("records.rowid").in_(
+            self._text_index.bindparams(phrase=phrase).columns(literal_column("rowid"))
+        )
 
     def _classes_of(
         self, session: Session, keys: Sequence[str]

@@ -645,7 +645,7 @@ def normalised_key(record_key: str) -> str:
 def _canonical(document: Mapping[str, Any] | JsonValue | bytes) -> bytes:
     if isinstance(document, bytes | str):
         return canonical_bytes_from_json(document)
-    return canonical_bytes(document)  # type: ignore[arg-type]
+    return canonical_bytes(document)
 
 
 def _note(finding: Finding, bundle: Bundle) -> Finding:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from ipchain.db.base import load_table_modules, make_engine
+from ipchain.db.base import include_in_schema_comparison, load_table_modules, make_engine
 
 target_metadata = load_table_modules()
 
@@ -23,6 +23,7 @@ def _run(connection: Connection) -> None:
         # SQLite cannot ALTER most things in place; batch mode copies the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=include_in_schema_comparison,
     )
     with context.begin_transaction():
         context.run_migrations()

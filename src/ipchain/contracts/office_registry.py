@@ -1,4 +1,4 @@
-"""Consortium governance over OfficeRegistry: proposals, votes, offices and their keys.
+"""The OfficeRegistry binding: consortium governance — proposals, votes, offices and their keys.
 
 Two kinds of office key take part (see docs/governance.md):
 
