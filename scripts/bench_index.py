@@ -86,6 +86,22 @@ WORDS = (
     "LUMEN",
     "SOLAR",
 )
+_SYLLABLES = tuple(
+    consonant + vowel
+    for consonant in "BDFGKLMNPRSTVZ"
+    for vowel in ("A", "E", "I", "O", "U", "AI", "OU")
+)
+MARK_WORDS = tuple(
+    sorted(
+        {
+            "".join(random.Random(n).choices(_SYLLABLES, k=random.Random(-n).randint(2, 4)))
+            for n in range(25_000)
+        }
+    )
+)
+"""A register's vocabulary of invented words (about 20,000): text search is only as selective
+as the marks are varied, and a dozen words would make every trigram match a sixth of them."""
+
 EVENTS_PER_BLOCK = 250
 WRITE_CHUNK = 10_000
 SIGNERS = {
@@ -118,7 +134,7 @@ def document_for(record: OpenRecord, code: str, rng: random.Random, day: str) ->
         classes = sorted(rng.sample(range(1, 46), rng.choice((1, 1, 2, 3))))
         document["record_data"] = {
             "mark_verbal_element_text": " ".join(
-                (rng.choice(WORDS), rng.choice(WORDS), str(rng.randrange(1000)))
+                rng.choices(MARK_WORDS, k=rng.choice((1, 2, 2, 3)))
             ),
             "mark_feature_category": "Word",
             "nice_classes": [
@@ -307,7 +323,17 @@ def _query(
         )
         return queries.search_records(criteria, limit=20)
 
-    return history if kind == "history" else search
+    def text_search(rng: random.Random) -> object:
+        # What a TMview user types: part of a mark's words ("rocket zen"), over every office.
+        words = f"{rng.choice(WORDS)} {rng.choice(WORDS)}".lower()
+        return queries.search_records(
+            RecordFilter(text=words[: rng.randrange(8, len(words) + 1)]), limit=20
+        )
+
+    def word_search(rng: random.Random) -> object:
+        return queries.search_records(RecordFilter(text=rng.choice(WORDS).lower()), limit=20)
+
+    return {"history": history, "search": search, "text": text_search, "word": word_search}[kind]
 
 
 def _run_in_process(arguments: tuple[str, int, int]) -> tuple[list[float], float]:
@@ -324,13 +350,23 @@ def _run_in_process(arguments: tuple[str, int, int]) -> tuple[list[float], float
 
 
 def query_latencies(
-    url: str, keys: list[str], clients: int, processes: int, per_client: int, table: Table
+    url: str,
+    keys: list[str],
+    clients: int,
+    processes: int,
+    per_client: int,
+    table: Table,
+    kinds: set[str],
 ) -> None:
     _SHARED.update(url=url, keys=keys)
     for name, kind, count in (
         ("record history", "history", per_client),
         ("filtered search", "search", max(per_client // 10, 5)),
+        ("text search (a word)", "text", max(per_client // 10, 5)),
+        ("text search (4 letters)", "word", max(per_client // 10, 5)),
     ):
+        if kind not in kinds:
+            continue
         layouts = [(1, 1), (1, clients)]
         if processes > 1:
             layouts.append((processes, clients // processes))
@@ -428,6 +464,11 @@ def main() -> None:
         "--chain-events", type=int, default=20_000, help="events for catch-up (0: skip)"
     )
     parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
+    parser.add_argument(
+        "--kinds",
+        default="history,search,text,word",
+        help="queries to time: history, search (filters), text (words of a mark), word",
+    )
     arguments = parser.parse_args()
     console = Console()
     with tempfile.TemporaryDirectory() as directory:
@@ -446,7 +487,13 @@ def main() -> None:
             latency.add_column(column, justify="right")
         with console.status("querying…"):
             query_latencies(
-                url, keys, arguments.clients, arguments.processes, arguments.queries, latency
+                url,
+                keys,
+                arguments.clients,
+                arguments.processes,
+                arguments.queries,
+                latency,
+                set(arguments.kinds.split(",")),
             )
         console.print(latency)
         if arguments.chain_events:
