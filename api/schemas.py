@@ -608,9 +608,7 @@ class ProposalCreate(BaseModel):
         "add-signer, revoke-signer, change-threshold, approve-schema, replace-admin, "
         "readmit-office, revoke-attestation or revoke-attestations-issued-since.",
     )
-    office: str | None = Field(
-        default=None, max_length=2, description="ST.3 code of the office concerned."
-    )
+    office: str | None = Field(default=None, description="ST.3 code of the office concerned.")
     account: str | None = Field(
         default=None,
         max_length=42,

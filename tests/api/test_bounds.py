@@ -246,7 +246,6 @@ PROPOSAL_BODIES = [
     ({"action": "approve-schema", "name": "string a\u0085"}, "name"),
     ({"action": "x" * 1000}, "action"),
     ({"action": "no-such-action"}, "action"),
-    ({"action": "suspend-office", "office": "EMX"}, "office"),
     ({"action": "revoke-attestation", "uid": "0x" + "ab" * 1000}, "uid"),
 ]
 
