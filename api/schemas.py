@@ -8,6 +8,7 @@ record's data reads the same in a response as in the document that was anchored.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from typing import Any
 
@@ -22,7 +23,7 @@ from ipchain.governance.queries import (
     SignerView,
     StatusChangeView,
 )
-from ipchain.register.queries import EventView, RecordView
+from ipchain.register.queries import EventView, RecordNotes, RecordView
 from ipchain.register.submissions import SubmissionEntryView, SubmissionView
 
 
@@ -177,6 +178,44 @@ class Record(_Model):
             head_entry_hash=view.head_entry_hash,
             last_block_number=view.last_block_number,
             links={"self": path, "events": f"{path}/events"},
+        )
+
+
+class EventFlagOut(_Model):
+    """Something odd about one of the record's indexed events; it is indexed all the same."""
+
+    seq: int = Field(description="Position of the event in the record's history.")
+    entry_hash: str
+    flag: str = Field(description="e.g. unknown-event-code (this node's catalogue may be older).")
+    detail: str
+
+
+class QuarantinedOut(_Model):
+    """A chain log of the record this node could not parse or store: kept raw, not indexed."""
+
+    block_number: int
+    log_index: int
+    transaction_hash: str
+    entry_hash: str | None = Field(description="When the log was readable that far.")
+    reason: str
+
+
+class RecordDetail(Record):
+    """A record with what its page shows beside its data: flagged events and quarantined
+    chain logs (both usually empty). With quarantined logs, the record is shown as its indexed
+    events make it, which may be behind the chain."""
+
+    flags: list[EventFlagOut] = Field(description="Flags on its indexed events.")
+    quarantined: list[QuarantinedOut] = Field(
+        description="Its chain logs left out of the index, in chain order."
+    )
+
+    @classmethod
+    def with_notes(cls, view: RecordView, notes: RecordNotes, base: str) -> RecordDetail:
+        return cls(
+            **Record.of(view, base).model_dump(),
+            flags=[EventFlagOut(**dataclasses.asdict(flag)) for flag in notes.flags],
+            quarantined=[QuarantinedOut(**dataclasses.asdict(item)) for item in notes.quarantined],
         )
 
 

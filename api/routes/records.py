@@ -24,6 +24,7 @@ from api.schemas import (
     Links,
     Problem,
     Record,
+    RecordDetail,
     RecordHistory,
     RecordPage,
     RecordSelectionPage,
@@ -173,16 +174,20 @@ def _record_key(office: str, ip_type: str, number: str) -> str:
 
 @router.get(
     "/records/{office}/{ip_type}/{number}",
-    response_model=Record,
+    response_model=RecordDetail,
     summary="One record",
     responses={404: _PROBLEM, 422: _PROBLEM},
 )
 def get_record(
     office: RecordOffice, ip_type: RecordType, number: RecordNumber, service: Service, base: BaseUrl
-) -> Record:
-    """A record with its status derived from its event history and its current data.
-    The number may be written as the office prints it (``018 123 456``)."""
-    return Record.of(service.queries.get_record(_record_key(office, ip_type, number)), base)
+) -> RecordDetail:
+    """A record with its status derived from its event history and its current data, and
+    any flags on its events or chain logs of it this node quarantined (untrusted content it
+    could not parse or store). The number may be written as the office prints it
+    (``018 123 456``)."""
+    key = _record_key(office, ip_type, number)
+    view = service.queries.get_record(key)
+    return RecordDetail.with_notes(view, service.queries.record_notes(key), base)
 
 
 @router.get(

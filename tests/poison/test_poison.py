@@ -192,6 +192,20 @@ def poisons() -> list[Poison]:
             quarantined="not a readable EventRecorded entry",
         ),
         Poison(
+            "a good filing",
+            b"EM/TM/901000014",
+            b"A10",
+            _doc(_filing("EM/TM/901000014")),
+        ),
+        Poison(
+            "a follow-up with a NUL in its code",
+            b"EM/TM/901000014",
+            b"Q\x0010",
+            b"{}",
+            quarantined="event code holds a NUL",
+            follows="a good filing",
+        ),
+        Poison(
             "a follow-up of the NUL key",
             b"EM/TM/9\x0001",
             b"Q10",
@@ -324,6 +338,20 @@ def test_poison_from_a_rogue_office_never_stops_another_offices_node(
     assert not flags.keys() - {hashes[item.name] for item in items}
     assert marks["EM/TM/901000002"] == "ACME\ufffdCORP"
     assert marks["EM/TM/901000006"] == "NORDLICHT"  # non-canonical, still read
+
+    # The record's page shows its flagged events and its quarantined logs.
+    page = node.client.get("/api/v1/records/EM/TM/901000010").json()
+    assert [(flag["seq"], flag["flag"]) for flag in page["flags"]] == [
+        (1, "status-transition"),
+        (2, "status-transition"),
+    ]
+    assert page["quarantined"] == []
+    page = node.client.get("/api/v1/records/EM/TM/901000014").json()
+    assert page["flags"] == [] and page["event_count"] == 1
+    assert [item["entry_hash"] for item in page["quarantined"]] == [
+        "0x" + hashes["a follow-up with a NUL in its code"].hex()
+    ]
+    assert "event code holds a NUL" in page["quarantined"][0]["reason"]
 
     health = node.client.get("/api/v1/health")
     assert health.status_code == 200

@@ -763,12 +763,13 @@ def _quarantine_entry(session: Session, log: IndexedLog, entry: AnchoredEvent, r
 def _after_quarantined(
     session: Session, entries: list[AnchoredEvent], log_of: Mapping[bytes, IndexedLog]
 ) -> list[AnchoredEvent]:
-    """``entries`` without those of records that have a quarantined entry (earlier in this
-    range or in an earlier one), which are quarantined too: a stored history has no gap."""
+    """``entries`` without those that follow a quarantined entry of their record (earlier in
+    this range or in an earlier one), which are quarantined too: a stored history has no gap.
+    Entries of the record before its first quarantined one are kept."""
     if not entries:
         return entries
     record_ids = sorted({entry.record_id for entry in entries})
-    poisoned: dict[bytes, str] = {}
+    poisoned: dict[bytes, tuple[tuple[int, int], str]] = {}
     for start in range(0, len(record_ids), _KEYS_PER_STATEMENT):
         batch = record_ids[start : start + _KEYS_PER_STATEMENT]
         for record_id, entry_hash, block, index in session.execute(
@@ -781,18 +782,21 @@ def _after_quarantined(
             .where(quarantined_events.c.record_id.in_(batch))
             .order_by(quarantined_events.c.block_number, quarantined_events.c.log_index)
         ):
-            if record_id not in poisoned:
+            if bytes(record_id) not in poisoned:
                 shown = "?" if entry_hash is None else "0x" + bytes(entry_hash).hex()
-                poisoned[bytes(record_id)] = f"entry {shown} (log {index} of block {block})"
+                poisoned[bytes(record_id)] = (
+                    (block, index),
+                    f"entry {shown} (log {index} of block {block})",
+                )
     if not poisoned:
         return entries
     kept = []
     for entry in entries:
         first = poisoned.get(entry.record_id)
-        if first is None:
+        if first is None or (entry.block_number, entry.log_index) < first[0]:
             kept.append(entry)
         else:
-            reason = f"its record has a quarantined entry: {first}"
+            reason = f"its record has a quarantined entry: {first[1]}"
             _quarantine_entry(session, log_of[entry.entry_hash], entry, reason)
     return kept
 

@@ -32,13 +32,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ipchain.db.indexer import DEFAULT_NAME
 from ipchain.db.register import (
+    event_flags,
     events,
     indexer_checkpoints,
+    quarantined_events,
     record_data,
     record_locarno_classes,
     record_nice_classes,
     records,
 )
+from ipchain.encoding import record_id
 from ipchain.errors import InvalidInputError, NotFoundError, UnknownOfficeError
 from ipchain.register.catalog import RecordStatus, event_catalog, office_catalog
 from ipchain.register.indexing import parse_document
@@ -106,6 +109,48 @@ class EventView:
     """Position of its log in the block."""
     anchored_at: datetime.datetime
     """Block time, UTC."""
+
+
+@dataclass(frozen=True, slots=True)
+class EventFlagView:
+    """Something odd about one of a record's indexed events (it is indexed all the same)."""
+
+    seq: int
+    """Position of the event in the record's history."""
+    entry_hash: str
+    """The event's entry hash, 0x-hex."""
+    flag: str
+    """What is odd, kebab-case (``unknown-event-code``, ``status-machine``)."""
+    detail: str
+    """Why, in one line."""
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantinedView:
+    """A chain log of a record that the indexer could not parse or store, kept raw."""
+
+    block_number: int
+    """Block of the log."""
+    log_index: int
+    """Position of the log in its block."""
+    transaction_hash: str
+    """Transaction that emitted it, 0x-hex."""
+    entry_hash: str | None
+    """Its entry hash when the log was readable that far, 0x-hex."""
+    reason: str
+    """Why it was not indexed, in one line."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordNotes:
+    """What a record's page shows beside its data: flagged events and quarantined logs. A
+    record with quarantined logs is shown as its indexed events make it, which may be behind
+    what the chain holds."""
+
+    flags: tuple[EventFlagView, ...]
+    """Flags on its indexed events, by position."""
+    quarantined: tuple[QuarantinedView, ...]
+    """Its chain logs left out of the index, in chain order."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -495,6 +540,43 @@ class RegisterQueries:
         locarno = {record_key: [code for (code,) in self._locarno.rows(record_key=record_key)]}
         return self._record_view(found[0], nice, locarno)
 
+    def record_notes(self, record_key: str) -> RecordNotes:
+        """Flags on the record's events and its quarantined logs (both usually empty)."""
+        with self.session_factory() as session:
+            flags = session.execute(
+                select(events.c.seq, events.c.entry_hash, event_flags.c.flag, event_flags.c.detail)
+                .join(event_flags, event_flags.c.entry_hash == events.c.entry_hash)
+                .where(events.c.record_key == record_key)
+                .order_by(events.c.seq, event_flags.c.flag)
+            ).all()
+            quarantined = session.execute(
+                select(
+                    quarantined_events.c.block_number,
+                    quarantined_events.c.log_index,
+                    quarantined_events.c.transaction_hash,
+                    quarantined_events.c.entry_hash,
+                    quarantined_events.c.reason,
+                )
+                .where(quarantined_events.c.record_id == record_id(record_key))
+                .order_by(quarantined_events.c.block_number, quarantined_events.c.log_index)
+            ).all()
+        return RecordNotes(
+            flags=tuple(
+                EventFlagView(seq, "0x" + bytes(digest).hex(), flag, detail)
+                for seq, digest, flag, detail in flags
+            ),
+            quarantined=tuple(
+                QuarantinedView(
+                    block,
+                    index,
+                    "0x" + bytes(transaction).hex(),
+                    "0x" + bytes(digest).hex() if digest is not None else None,
+                    reason,
+                )
+                for block, index, transaction, digest, reason in quarantined
+            ),
+        )
+
     def record_events(self, record_key: str) -> list[EventView]:
         """A record's events, oldest first; :class:`NotFoundError` when there is none."""
         rows = self._history.rows(record_key=record_key)
@@ -779,10 +861,13 @@ __all__ = [
     "MAX_POSITION",
     "RECORD_STATUSES",
     "SORT_KEYS",
+    "EventFlagView",
     "EventView",
     "LinkView",
     "Page",
+    "QuarantinedView",
     "RecordFilter",
+    "RecordNotes",
     "RecordSummary",
     "RecordView",
     "RegisterQueries",
