@@ -117,6 +117,57 @@ def test_a_record_whose_rows_cannot_be_stored_is_quarantined_with_its_later_entr
     assert reasons[1][1].startswith("its record has a quarantined entry: entry 0x")
 
 
+def test_quarantined_logs_are_indexed_again_once_the_node_can_read_them(
+    consortium: Consortium, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``ipchain index retry-quarantined``: after an upgrade, the quarantined logs go through
+    the handlers again in chain order; those that still fail stay quarantined."""
+    anchor(consortium, ["EM/TM/018000001", "EM/TM/018000002", "EM/TM/018000003"])
+    anchor(consortium, ["EM/TM/018000002", "EM/TM/018000003"], code="Q10")
+    real = indexing.store_entries
+    refused = {"EM/TM/018000002", "EM/TM/018000003"}
+
+    def refusing(session: Session, entries: Sequence[object], timestamps: object) -> None:
+        if any(getattr(e, "record_key", None) in refused for e in entries):
+            raise exc.DataError("INSERT", {}, ValueError("value refused by the database"))
+        real(session, entries, timestamps)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(indexing, "store_entries", refusing)
+    indexer = Indexer(consortium.backend, consortium.deployment, sessions, register_handlers())
+    indexer.run_once()
+    assert stored(sessions) == ["EM/TM/018000001"]
+    assert len(quarantine_reasons(sessions)) == 4
+    head = indexer.checkpoint()
+
+    refused = {"EM/TM/018000003"}  # "the upgrade" reads one record now, not the other
+    outcome = indexer.retry_quarantined()
+    assert (outcome.quarantined, outcome.retried, outcome.still_quarantined) == (4, 4, 2)
+    assert outcome.indexed == 2
+    assert stored(sessions) == ["EM/TM/018000001", "EM/TM/018000002", "EM/TM/018000002"]
+    assert [key for key, _ in quarantine_reasons(sessions)] == [
+        "EM/TM/018000003",
+        "EM/TM/018000003",
+    ]
+    assert indexer.checkpoint() == head  # the retry does not move the index
+
+    monkeypatch.setattr(indexing, "store_entries", real)
+    outcome = indexer.retry_quarantined()
+    assert (outcome.retried, outcome.still_quarantined) == (2, 0)
+    assert quarantine_reasons(sessions) == []
+    with sessions() as session:
+        seqs = session.execute(
+            select(events.c.record_key, events.c.seq).order_by(events.c.record_key, events.c.seq)
+        ).all()
+    assert [tuple(row) for row in seqs] == [
+        ("EM/TM/018000001", 1),
+        ("EM/TM/018000002", 1),
+        ("EM/TM/018000002", 2),
+        ("EM/TM/018000003", 1),
+        ("EM/TM/018000003", 2),
+    ]
+    assert indexer.retry_quarantined().quarantined == 0
+
+
 def test_a_storage_fault_quarantines_nothing_and_the_range_is_read_again(
     consortium: Consortium, sessions: sessionmaker[Session]
 ) -> None:

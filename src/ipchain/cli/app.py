@@ -33,7 +33,13 @@ token_app = typer.Typer(
     help="API credentials bound to one office.",
     no_args_is_help=True,
 )
+index_app = typer.Typer(
+    rich_markup_mode=None,
+    help="The node's index of the chain.",
+    no_args_is_help=True,
+)
 app.add_typer(token_app, name="token")
+app.add_typer(index_app, name="index")
 app.add_typer(chain_app, name="chain")
 app.add_typer(network_app, name="network")
 
@@ -274,6 +280,22 @@ def revoke(
 
     for line in revoke_command(node_settings(data_dir, rpc_url), uid, acting):
         console.print(line, highlight=False, soft_wrap=True)
+
+
+@index_app.command("retry-quarantined")
+def index_retry_quarantined(data_dir: DataDir = None, rpc_url: RpcUrl = None) -> None:
+    """Index again the chain logs this node quarantined (after an upgrade that reads more);
+    what still fails stays quarantined with its reason. Exit 1 if any does."""
+    from ipchain.cli.index import retry_quarantined_command
+
+    outcome = retry_quarantined_command(node_settings(data_dir, rpc_url))
+    console.print(
+        f"{outcome.quarantined} quarantined, {outcome.retried} retried, "
+        f"{outcome.indexed} indexed now, {outcome.still_quarantined} still quarantined",
+        highlight=False,
+    )
+    if outcome.still_quarantined:
+        raise typer.Exit(1)
 
 
 @token_app.command("create")

@@ -33,7 +33,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ipchain.config import Settings
 from ipchain.contracts.bindings import Deployment
 from ipchain.db.base import make_engine, session_factory
-from ipchain.errors import IpchainError
+from ipchain.errors import InvalidInputError, IpchainError
 from ipchain.verification.audit import AuditReport, audit
 
 EXIT_PASSED: Final = 0
@@ -47,7 +47,7 @@ SHOWN_DISCREPANCIES: Final = 50
 """Discrepancies printed in the summary (the JSON report lists more)."""
 
 
-class _BadInput(Exception):
+class _BadInput(InvalidInputError):
     """A reason to stop with exit code 2 (already worded for the user)."""
 
 
@@ -91,13 +91,7 @@ def _first_line(error: SQLAlchemyError) -> str:
 
 
 def _run(settings: Settings, console: Console) -> AuditReport:
-    if not settings.deployment_file.exists():
-        raise _BadInput(
-            f"{settings.data_dir} is not an initialised node (no {settings.deployment_file.name}):"
-            " run 'ipchain init', or give the --data-dir of the node to audit"
-        )
-    _check_deployment_file(settings)
-    engine = _open_index(settings)
+    engine = open_index(settings)
     try:
         from ipchain.node.setup import Node
 
@@ -127,15 +121,22 @@ def _run(settings: Settings, console: Console) -> AuditReport:
 
 
 def _check_deployment_file(settings: Settings) -> None:
+    if not settings.deployment_file.exists():
+        raise _BadInput(
+            f"{settings.data_dir} is not an initialised node (no {settings.deployment_file.name}):"
+            " run 'ipchain init', or give the --data-dir of the node"
+        )
     try:
         Deployment.from_json(json.loads(settings.deployment_file.read_text("utf-8")))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         raise _BadInput(f"{settings.deployment_file} is not a deployment file") from None
 
 
-def _open_index(settings: Settings) -> Engine:
-    """The node's index database, which must exist and hold the register tables (the audit
-    only reads: it never creates or migrates anything)."""
+def open_index(settings: Settings) -> Engine:
+    """The index database of an initialised node, which must exist and hold the register
+    tables (the audit and the index commands never create or migrate one);
+    :class:`~ipchain.errors.InvalidInputError` worded for the user otherwise."""
+    _check_deployment_file(settings)
     url = make_url(settings.resolved_database_url())
     if url.get_backend_name() == "sqlite":
         path = Path(url.database or "")

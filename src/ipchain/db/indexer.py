@@ -37,7 +37,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -225,6 +225,23 @@ class _ChainMoved(ChainError):
     """The chain changed under a range being read; the range is read again next time."""
 
 
+@dataclass(frozen=True, slots=True)
+class RetryOutcome:
+    """What :meth:`Indexer.retry_quarantined` did."""
+
+    quarantined: int
+    """Logs quarantined before the retry."""
+    retried: int
+    """Logs read again from the chain and handed to the handlers."""
+    still_quarantined: int
+    """Logs quarantined after it (those that still fail, and those not retried)."""
+
+    @property
+    def indexed(self) -> int:
+        """Logs the retry took out of quarantine."""
+        return self.quarantined - self.still_quarantined
+
+
 class Indexer:
     """Indexes one deployment's contract logs into the database of ``session_factory``."""
 
@@ -341,6 +358,52 @@ class Indexer:
 
     # ------------------------------------------------------------------ ranges
 
+    def retry_quarantined(self) -> RetryOutcome:
+        """Index again every log this index quarantined, as the chain holds it now: for a node
+        whose software now reads what an older version could not (a newer catalogue, a fixed
+        parser). Each log is read afresh from the chain (a quarantined row only says where
+        it is) and goes through the handlers in chain order; what still fails is quarantined
+        again, with its reason. A row whose block the chain no longer holds is left to the
+        reorg handling."""
+        with self.session_factory() as session:
+            places = session.execute(
+                select(
+                    quarantined_events.c.block_number,
+                    quarantined_events.c.log_index,
+                    quarantined_events.c.block_hash,
+                ).order_by(quarantined_events.c.block_number, quarantined_events.c.log_index)
+            ).all()
+        wanted = {(int(block), int(index)): bytes(digest) for block, index, digest in places}
+        retried: list[IndexedLog] = []
+        for block_number in sorted({block for block, _ in wanted}):
+            block = self.backend.get_block(block_number)
+            logs = self.backend.get_logs(
+                address=list(self._contracts), from_block=block_number, to_block=block_number
+            )
+            retried.extend(
+                indexed_log
+                for indexed_log in self._followed(logs, {block_number: block})
+                if wanted.get((block_number, indexed_log.log.log_index)) == block.hash
+            )
+        with self.session_factory() as session, session.begin():
+            session.connection(execution_options=IMMEDIATE)
+            checkpoint = self._read_checkpoint(session, for_update=True)
+            retried = [item for item in retried if item.log.block_number <= checkpoint.block_number]
+            for item in retried:
+                session.execute(
+                    delete(quarantined_events).where(
+                        quarantined_events.c.block_number == item.log.block_number,
+                        quarantined_events.c.log_index == item.log.log_index,
+                    )
+                )
+            self._dispatch(session, retried)
+            remaining = int(
+                session.scalar(select(func.count()).select_from(quarantined_events)) or 0
+            )
+        return RetryOutcome(
+            quarantined=len(places), retried=len(retried), still_quarantined=remaining
+        )
+
     def _index_range(self, start: int, stop: int) -> int:
         # A range makes tens of thousands of short-lived objects, none in reference cycles;
         # the cyclic collector would otherwise run dozens of times over the whole heap for
@@ -363,8 +426,19 @@ class Indexer:
             else []
         )
         blocks = self._blocks_of(logs, stop_block)
-        followed: list[tuple[tuple[str, str], IndexedLog]] = []  # chain order
-        grouped: dict[tuple[str, str], list[IndexedLog]] = {}
+        followed = self._followed(logs, blocks)
+        with self.session_factory() as session, session.begin():
+            session.connection(execution_options=IMMEDIATE)
+            current = self._read_checkpoint(session, for_update=True)
+            if current.block_number != start - 1:
+                raise _ChainMoved(f"checkpoint is at {current.block_number}, another indexer ran")
+            self._dispatch(session, followed)
+            self._write_checkpoint(session, Checkpoint(stop, stop_block.hash))
+        return len(followed)
+
+    def _followed(self, logs: Sequence[LogEntry], blocks: dict[int, BlockInfo]) -> list[IndexedLog]:
+        """The logs of followed events among ``logs``, in chain order."""
+        followed: list[IndexedLog] = []
         for log in logs:
             contract = self._contracts.get(log.address)
             event_name = (
@@ -372,25 +446,25 @@ class Indexer:
             )
             if contract is None or event_name is None:
                 continue
-            indexed_log = IndexedLog(
-                log, blocks[log.block_number], contract[1], contract[0], event_name
+            followed.append(
+                IndexedLog(log, blocks[log.block_number], contract[1], contract[0], event_name)
             )
-            followed.append(((contract[0], event_name), indexed_log))
-            grouped.setdefault((contract[0], event_name), []).append(indexed_log)
-        with self.session_factory() as session, session.begin():
-            session.connection(execution_options=IMMEDIATE)
-            current = self._read_checkpoint(session, for_update=True)
-            if current.block_number != start - 1:
-                raise _ChainMoved(f"checkpoint is at {current.block_number}, another indexer ran")
-            for (contract_name, event_name), event_logs in grouped.items():
-                for batch_handler in self.handlers.handlers(contract_name, event_name):
-                    _run_batch_handler(session, batch_handler, event_logs)
-            for (contract_name, event_name), indexed_log in followed:
-                log_handlers = self.handlers.log_handlers(contract_name, event_name)
-                if log_handlers:
-                    _run_log_handlers(session, log_handlers, indexed_log)
-            self._write_checkpoint(session, Checkpoint(stop, stop_block.hash))
-        return len(followed)
+        return followed
+
+    def _dispatch(self, session: Session, followed: Sequence[IndexedLog]) -> None:
+        """Run the handlers over ``followed`` (chain order): each event's batch handlers over
+        its logs, then the per-log handlers in chain order; what fails on the data is
+        quarantined (:func:`_run_batch_handler`, :func:`_run_log_handlers`)."""
+        grouped: dict[tuple[str, str], list[IndexedLog]] = {}
+        for indexed_log in followed:
+            grouped.setdefault((indexed_log.contract, indexed_log.event), []).append(indexed_log)
+        for (contract_name, event_name), event_logs in grouped.items():
+            for batch_handler in self.handlers.handlers(contract_name, event_name):
+                _run_batch_handler(session, batch_handler, event_logs)
+        for indexed_log in followed:
+            log_handlers = self.handlers.log_handlers(indexed_log.contract, indexed_log.event)
+            if log_handlers:
+                _run_log_handlers(session, log_handlers, indexed_log)
 
     def _blocks_of(self, logs: Sequence[LogEntry], stop_block: BlockInfo) -> dict[int, BlockInfo]:
         """Each block with logs, fetched once; checks the logs come from the blocks' chain."""
@@ -523,6 +597,7 @@ __all__ = [
     "IndexedLog",
     "Indexer",
     "LogHandler",
+    "RetryOutcome",
     "RollbackHandler",
     "quarantine",
     "remove_quarantined_above",
