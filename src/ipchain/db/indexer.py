@@ -102,6 +102,8 @@ BatchHandler = Callable[[Session, Sequence[IndexedLog]], None]
 """Writes the rows of all logs of one event in a block range (chain order), in one go."""
 RollbackHandler = Callable[[Session, int], None]
 """Removes every row derived from blocks above the given block number."""
+RangeHandler = Callable[[Session, int, int], None]
+"""Called once a block range (first, last) is indexed, in its transaction."""
 
 
 class HandlerRegistry:
@@ -116,6 +118,7 @@ class HandlerRegistry:
         self._each: dict[tuple[str, str], list[LogHandler]] = {}
         self._batch: dict[tuple[str, str], list[BatchHandler]] = {}
         self._rollbacks: list[RollbackHandler] = []
+        self._after_range: list[RangeHandler] = []
 
     def register(self, contract_name: str, event_name: str, handler: LogHandler) -> None:
         """Call ``handler(session, decoded_log, block)`` for each log of the event."""
@@ -128,6 +131,16 @@ class HandlerRegistry:
     def register_rollback(self, handler: RollbackHandler) -> None:
         """Call ``handler(session, block_number)`` when a reorg drops the blocks above it."""
         self._rollbacks.append(handler)
+
+    def register_after_range(self, handler: RangeHandler) -> None:
+        """Call ``handler(session, first, last)`` once a block range is indexed, in its
+        transaction (checks that need the range's rows, such as the outbox's)."""
+        self._after_range.append(handler)
+
+    @property
+    def after_range(self) -> list[RangeHandler]:
+        """After-range handlers, in registration order."""
+        return list(self._after_range)
 
     @property
     def contract_names(self) -> set[str]:
@@ -433,6 +446,8 @@ class Indexer:
             if current.block_number != start - 1:
                 raise _ChainMoved(f"checkpoint is at {current.block_number}, another indexer ran")
             self._dispatch(session, followed)
+            for after_range in self.handlers.after_range:
+                after_range(session, start, stop)
             self._write_checkpoint(session, Checkpoint(stop, stop_block.hash))
         return len(followed)
 
@@ -597,6 +612,7 @@ __all__ = [
     "IndexedLog",
     "Indexer",
     "LogHandler",
+    "RangeHandler",
     "RetryOutcome",
     "RollbackHandler",
     "quarantine",

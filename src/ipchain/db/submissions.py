@@ -163,6 +163,7 @@ class OutboxEvent(Base):
         UniqueConstraint("submission_id", "position"),
         Index(None, "state", "id"),
         Index(None, "record_key", "id"),
+        Index(None, "block_number"),
     )
 
 

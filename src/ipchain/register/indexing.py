@@ -71,7 +71,7 @@ from ipchain.register.catalog import IpType, RecordKey, RecordStatus, event_cata
 from ipchain.register.history import EarlierStatuses, next_status
 from ipchain.register.models import SCHEMA, DesignData, RegisterEvent, TrademarkData
 from ipchain.register.submissions import MAX_DOCUMENT_BYTES
-from ipchain.register.submitter import recheck_anchored_above
+from ipchain.register.submitter import recheck_anchored_above, recheck_unindexed_in
 
 logger = logging.getLogger(__name__)
 
@@ -809,8 +809,13 @@ def register_handlers(registry: HandlerRegistry | None = None) -> HandlerRegistr
     registry.register_rollback(remove_above)
     # Outbox rows anchored in the dropped blocks must be looked up on the chain again.
     registry.register_rollback(_recheck_outbox_above)
+    registry.register_after_range(_recheck_outbox_in)
     return registry
 
 
 def _recheck_outbox_above(session: Session, block_number: int) -> None:
     recheck_anchored_above(session, block_number)
+
+
+def _recheck_outbox_in(session: Session, first: int, last: int) -> None:
+    recheck_unindexed_in(session, first, last)

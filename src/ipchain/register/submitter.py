@@ -33,12 +33,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from sqlalchemy import and_, bindparam, exists, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, exists, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ipchain.chain.base import Receipt
 from ipchain.contracts.register_ledger import AnchoredEvent
 from ipchain.db.base import IMMEDIATE, describe_error
+from ipchain.db.indexer import DEFAULT_NAME
+from ipchain.db.register import events, indexer_checkpoints, quarantined_events
 from ipchain.db.submissions import OutboxState, SubmissionState, outbox, submissions
 from ipchain.encoding import ZERO_HASH
 from ipchain.errors import ChainError, ContractRevertError, VerificationError
@@ -409,6 +411,20 @@ class Submitter:
         now = _now()
         with self._session_factory() as session:
             session.connection(execution_options=IMMEDIATE)
+            contradicted = _contradicted_by_index(session, outcome.anchored)
+            if contradicted:
+                logger.warning(
+                    "%d rows were mined in blocks the index holds without them (the chain "
+                    "reorganised since): they go back to be looked up on the chain",
+                    len(contradicted),
+                )
+                outcome.anchored = [u for u in outcome.anchored if u["row_id"] not in contradicted]
+                session.execute(
+                    update(outbox)
+                    .where(outbox.c.id == bindparam("row_id"))
+                    .values(state=OutboxState.SENT, expected_entry_hash=bindparam("wanted")),
+                    [{"row_id": r, "wanted": h} for r, h in contradicted.items()],
+                )
             if outcome.anchored:
                 session.execute(
                     update(outbox)
@@ -528,6 +544,65 @@ class Submitter:
 # --- database helpers -----------------------------------------------------------------------
 
 
+def _contradicted_by_index(
+    session: Session, anchored: Sequence[Mapping[str, Any]]
+) -> dict[int, bytes]:
+    """Of ``anchored`` (row updates from receipts), those mined in a block the index has
+    already passed without their entry: the chain dropped that block after the receipt was
+    read, and the indexer's rewind (which re-checks anchored rows) ran before they were
+    marked. By row id, their entry hash. The checkpoint is read locked for share, so an
+    indexer range in progress finishes first (SQLite's ``BEGIN IMMEDIATE`` already
+    serialises the two)."""
+    if not anchored:
+        return {}
+    indexed = session.scalar(
+        select(indexer_checkpoints.c.block_number)
+        .where(indexer_checkpoints.c.name == DEFAULT_NAME)
+        .with_for_update(read=True)
+    )
+    passed = [u for u in anchored if indexed is not None and u["block"] <= indexed]
+    if not passed:
+        return {}
+    hashes = [u["entry_hash"] for u in passed]
+    present = set(
+        bytes(h)
+        for h in session.scalars(select(events.c.entry_hash).where(events.c.entry_hash.in_(hashes)))
+    ) | set(
+        bytes(h)
+        for h in session.scalars(
+            select(quarantined_events.c.entry_hash).where(
+                quarantined_events.c.entry_hash.in_(hashes)
+            )
+        )
+    )
+    return {u["row_id"]: u["entry_hash"] for u in passed if u["entry_hash"] not in present}
+
+
+def recheck_unindexed_in(session: Session, first: int, last: int) -> int:
+    """Send back to be looked up on the chain every outbox row anchored in blocks ``first`` to
+    ``last`` whose entry the index did not find there (neither indexed nor quarantined): the
+    block its receipt named was replaced. The indexer calls it after indexing that range, in
+    the same transaction. Returns how many rows."""
+    missing = session.scalars(
+        select(outbox.c.id).where(
+            outbox.c.state == OutboxState.ANCHORED,
+            outbox.c.block_number.between(first, last),
+            ~exists().where(events.c.entry_hash == outbox.c.entry_hash),
+            ~exists().where(quarantined_events.c.entry_hash == outbox.c.entry_hash),
+        )
+    ).all()
+    if not missing:
+        return 0
+    logger.warning(
+        "%d outbox rows anchored in blocks %d-%d are not in those blocks: they go back to be "
+        "looked up on the chain",
+        len(missing),
+        first,
+        last,
+    )
+    return _recheck(session, outbox.c.id.in_(missing))
+
+
 def recheck_anchored_above(session: Session, block_number: int) -> int:
     """Send every outbox row anchored above ``block_number`` back to be looked up on the chain
     (in the caller's transaction; the indexer calls it when it rewinds to ``block_number``).
@@ -536,18 +611,32 @@ def recheck_anchored_above(session: Session, block_number: int) -> int:
     ``pending`` again: the submitter's reconcile then marks it anchored again when the chain
     still (or again) holds that entry, and sends it anew otherwise. Returns how many rows."""
     above = and_(outbox.c.state == OutboxState.ANCHORED, outbox.c.block_number > block_number)
+    moved = _recheck(session, above)
+    if moved:
+        logger.warning(
+            "%d outbox rows anchored above block %d go back to be looked up on the chain",
+            moved,
+            block_number,
+        )
+    return moved
+
+
+def _recheck(session: Session, which: ColumnElement[bool]) -> int:
+    """Turn the anchored outbox rows ``which`` selects back into ``sent`` rows looking for
+    the entry hash they had, and their submissions back into ``pending``."""
+    chosen = and_(outbox.c.state == OutboxState.ANCHORED, which)
     session.execute(
         update(submissions)
         .where(
             submissions.c.status == SubmissionState.ANCHORED,
-            submissions.c.id.in_(select(outbox.c.submission_id).where(above)),
+            submissions.c.id.in_(select(outbox.c.submission_id).where(chosen)),
         )
         .values(status=SubmissionState.PENDING, updated_at=_now())
         .execution_options(synchronize_session=False)
     )
     result = session.execute(
         update(outbox)
-        .where(above)
+        .where(chosen)
         .values(
             state=OutboxState.SENT,
             expected_entry_hash=outbox.c.entry_hash,
@@ -557,12 +646,6 @@ def recheck_anchored_above(session: Session, block_number: int) -> int:
         .execution_options(synchronize_session=False)
     )
     moved: int = result.rowcount  # type: ignore[attr-defined]
-    if moved:
-        logger.warning(
-            "%d outbox rows anchored above block %d go back to be looked up on the chain",
-            moved,
-            block_number,
-        )
     return moved
 
 
@@ -631,4 +714,4 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-__all__ = ["MAX_ATTEMPTS", "Submitter", "recheck_anchored_above"]
+__all__ = ["MAX_ATTEMPTS", "Submitter", "recheck_anchored_above", "recheck_unindexed_in"]
