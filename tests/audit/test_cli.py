@@ -18,6 +18,7 @@ from ipchain.cli.bundle import run_bundle
 from ipchain.cli.verify import EXIT_FAILED, EXIT_VERIFIED, run_verify
 from ipchain.config import Settings
 from ipchain.verification.bundle import load_bundle
+from tests.helpers.cli import run
 from tests.helpers.consortium import deploy_test_consortium
 from tests.helpers.documents import to_anchor, trademark_event
 from tests.helpers.indexed_node import DAY, TRADEMARK, IndexedNode
@@ -125,6 +126,13 @@ def test_commands_through_the_entry_point(indexed: IndexedNode, tmp_path: Path) 
     report = tmp_path / "report.json"
     result = runner.invoke(app, ["audit", *options, "--report", str(report)], env=environment)
     assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["index", "retry-quarantined", *options], env=environment)
+    assert result.exit_code == 0, result.output
+    assert "0 quarantined, 0 retried, 0 indexed now, 0 still quarantined" in result.output
+    typed = run("index", "retry-quarantined", "--data-dir", str(tmp_path / "none"))
+    assert typed.returncode == 2 and typed.stdout == ""
+    assert typed.stderr.startswith("error: ") and typed.stderr.count("\n") == 1, typed.stderr
+    assert "not an initialised node" in typed.stderr
     assert json.loads(report.read_text())["ok"] is True
     indexed.sql(f"DELETE FROM events WHERE record_key = '{TRADEMARK}' AND seq = 1")
     result = runner.invoke(app, ["audit", *options, "--json"], env=environment)
