@@ -84,6 +84,22 @@ def search_records(
     registered_to: Annotated[
         IsoDate | None, Query(description="Registered on or before (YYYY-MM-DD).")
     ] = None,
+    links_to: Annotated[
+        str | None,
+        Query(
+            description="Records whose events link to this record key (e.g. the filings "
+            "claiming its priority): EM/TM/018000001.",
+            max_length=80,
+        ),
+    ] = None,
+    relation: Annotated[
+        str | None,
+        Query(
+            description="Records whose events carry a link of this relation (priority, "
+            "madrid-designation, seniority ...); with links_to, that link's relation.",
+            max_length=32,
+        ),
+    ] = None,
     sort: Annotated[
         Literal["record_key", "filing_date", "registration_date", "updated"],
         Query(description=f"One of {', '.join(SORT_KEYS)}."),
@@ -116,6 +132,8 @@ def search_records(
             filed_to=filed_to,
             registered_from=registered_from,
             registered_to=registered_to,
+            links_to=_linked_key(links_to) if links_to is not None else None,
+            relation=relation,
         ),
         sort=sort,
         descending=order == "desc",
@@ -163,6 +181,13 @@ def _page_links(request: Request, base: str, limit: int, offset: int, total: int
         next=at(offset + limit) if offset + limit < total else None,
         prev=at(max(offset - limit, 0)) if offset > 0 else None,
     )
+
+
+def _linked_key(text: str) -> str:
+    try:
+        return str(RecordKey.parse(text))
+    except InvalidInputError as error:
+        raise InvalidInputError(str(error), field="links_to") from None
 
 
 def _record_key(office: str, ip_type: str, number: str) -> str:

@@ -19,9 +19,10 @@ from ipchain.db.register import records
 from ipchain.encoding import ZERO_HASH, canonical_bytes, document_hash, entry_hash, record_id
 from ipchain.encoding import event_code_bytes8 as code8
 from ipchain.errors import InvalidInputError, NotFoundError
+from ipchain.register.catalog import RecordKey
 from ipchain.register.history import derive_status, replay_history
 from ipchain.register.indexing import merge_record_data, remove_above, store_entries
-from ipchain.register.models import RegisterEvent
+from ipchain.register.models import RecordLink, RegisterEvent
 from ipchain.register.queries import RecordFilter, RegisterQueries
 from tests.helpers.documents import design_event, trademark_event
 
@@ -183,6 +184,51 @@ def test_the_text_index_follows_changes_and_rewinds(
     with sessions() as session, session.begin():
         remove_above(session, 99)  # and then the record
     assert keys(queries, text="heron") == []
+
+
+def test_links_are_indexed_both_ways_and_follow_rewinds(
+    sessions: sessionmaker[Session], queries: RegisterQueries
+) -> None:
+    claim = dataclasses.replace(
+        trademark_event("AU/TM/2024000002", "A10", D(2021, 6, 1), mark="Acme Rockets"),
+        links=(RecordLink("priority", RecordKey.parse("EM/TM/018000001"), None, D(2021, 1, 5)),),
+    )
+    seniority = dataclasses.replace(
+        trademark_event("EM/TM/018000003", "A10", D(2022, 1, 1), mark="Acme"),
+        links=(
+            RecordLink("seniority", None, "DE 302019012345", D(2019, 1, 1)),
+            RecordLink("earlier-right", RecordKey.parse("EM/TM/018000001")),
+        ),
+    )
+    store(sessions, anchored([claim, seniority], first_block=200))
+
+    links = queries.record_links("EM/TM/018000001")
+    assert [(link.relation, link.direction, link.record_key) for link in links] == [
+        ("priority", "incoming", "AU/TM/2024000002"),
+        ("earlier-right", "incoming", "EM/TM/018000003"),
+    ]
+    [outgoing] = queries.record_links("AU/TM/2024000002")
+    assert (outgoing.direction, outgoing.record_key, outgoing.link_date) == (
+        "outgoing",
+        "EM/TM/018000001",
+        D(2021, 1, 5),
+    )
+    assert [link.external_number for link in queries.record_links("EM/TM/018000003")] == [
+        "DE 302019012345",
+        None,
+    ]
+    assert keys(queries, links_to="EM/TM/018000001") == ["AU/TM/2024000002", "EM/TM/018000003"]
+    assert keys(queries, links_to="EM/TM/018000001", relation="priority") == ["AU/TM/2024000002"]
+    assert keys(queries, relation="seniority") == ["EM/TM/018000003"]
+    with pytest.raises(InvalidInputError) as error:
+        keys(queries, relation="cousin")
+    assert error.value.field == "relation"
+
+    with sessions() as session, session.begin():
+        remove_above(session, 200)  # a reorg drops the second filing
+    assert [link.record_key for link in queries.record_links("EM/TM/018000001")] == [
+        "AU/TM/2024000002"
+    ]
 
 
 def test_pages_are_disjoint_and_counted(queries: RegisterQueries) -> None:

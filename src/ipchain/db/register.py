@@ -21,7 +21,8 @@ them ``0x``-hex. Block times are Unix seconds.
 from __future__ import annotations
 
 import datetime
-from typing import cast
+from collections.abc import Mapping
+from typing import Any, Final, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -37,7 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ipchain.db.base import Base
+from ipchain.db.base import Base, storable_text
 
 RECORD_KEY_LENGTH = 64
 """Longest record key (RegisterLedger.MAX_RECORD_KEY_LENGTH)."""
@@ -213,6 +214,44 @@ class EventFlag(Base):
     __table_args__ = (Index(None, "block_number"),)
 
 
+class RecordLinkRow(Base):
+    """One link an indexed event's document carries to another record or an outside number
+    (priority claim, designation, seniority ...), kept so that a record's links are found
+    both ways by index, not by reading documents. Read from untrusted documents: only links
+    of the expected shape are kept, their text made storable."""
+
+    __tablename__ = "record_links"
+
+    entry_hash: Mapped[bytes] = mapped_column(
+        ForeignKey("events.entry_hash", ondelete="CASCADE"), primary_key=True
+    )
+    """The event carrying the link."""
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    """Its index in the document's ``links``."""
+    source_key: Mapped[str] = mapped_column(String(RECORD_KEY_LENGTH))
+    """The record whose event carries the link."""
+    seq: Mapped[int] = mapped_column(Integer)
+    """That event's position in the record's history."""
+    event_code: Mapped[str] = mapped_column(String(8))
+    """That event's code."""
+    relation: Mapped[str] = mapped_column(String(32))
+    """Kind of link as the document names it (``priority``, ``madrid-designation`` ...)."""
+    target_key: Mapped[str | None] = mapped_column(String(RECORD_KEY_LENGTH))
+    """The linked record's key as written (None for an outside number)."""
+    external_number: Mapped[str | None] = mapped_column(String(100))
+    """The linked right's number when it is not a record here."""
+    link_date: Mapped[datetime.date | None] = mapped_column(Date)
+    """The date the link refers to (priority date, designation date)."""
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    """Block of the event (rows above a reorg's fork are removed with their events)."""
+
+    __table_args__ = (
+        Index(None, "target_key", "relation"),
+        Index(None, "source_key", "seq"),
+        Index(None, "block_number"),
+    )
+
+
 class QuarantinedEvent(Base):
     """A log of a followed contract the indexer could not parse or store, kept raw.
 
@@ -278,6 +317,64 @@ record_locarno_classes = cast(Table, RecordLocarnoClass.__table__)
 events = cast(Table, Event.__table__)
 event_flags = cast(Table, EventFlag.__table__)
 quarantined_events = cast(Table, QuarantinedEvent.__table__)
+record_links = cast(Table, RecordLinkRow.__table__)
+
+MAX_LINKS_KEPT: Final = 100
+"""Links kept per event: a document is untrusted input, and no event names more."""
+
+
+def link_rows(
+    entry_hash: bytes,
+    source_key: str,
+    seq: int,
+    event_code: str,
+    block_number: int,
+    document: Mapping[str, Any] | None,
+) -> list[dict[str, Any]]:
+    """The ``record_links`` rows of one event's (untrusted, parsed) document: each entry of
+    its ``links`` that has the shape the register-event schema gives — a relation, and a
+    record key or an outside number of a storable length — with its date when it is an ISO
+    date. Anything else is skipped (the indexer flags odd documents on its own)."""
+    items = None if document is None else document.get("links")
+    if not isinstance(items, list):
+        return []
+    rows = []
+    for position, item in enumerate(items[:MAX_LINKS_KEPT]):
+        if not isinstance(item, dict):
+            continue
+        relation, target, number = (
+            item.get("relation"),
+            item.get("record_key"),
+            item.get("external_number"),
+        )
+        if not isinstance(relation, str) or not 0 < len(relation) <= 32:
+            continue
+        target = target if isinstance(target, str) and 0 < len(target) <= 64 else None
+        number = number if isinstance(number, str) and 0 < len(number) <= 100 else None
+        if target is None and number is None:
+            continue
+        raw_date = item.get("link_date")
+        try:
+            when = datetime.date.fromisoformat(raw_date) if isinstance(raw_date, str) else None
+        except ValueError:
+            when = None
+        rows.append(
+            {
+                "entry_hash": entry_hash,
+                "position": position,
+                "source_key": source_key,
+                "seq": seq,
+                "event_code": event_code,
+                "relation": storable_text(relation),
+                "target_key": None if target is None else storable_text(target),
+                "external_number": None if number is None else storable_text(number),
+                "link_date": when,
+                "block_number": block_number,
+            }
+        )
+    return rows
+
+
 indexer_checkpoints = cast(Table, IndexerCheckpoint.__table__)
 
 __all__ = [
@@ -287,13 +384,16 @@ __all__ = [
     "QuarantinedEvent",
     "Record",
     "RecordData",
+    "RecordLinkRow",
     "RecordLocarnoClass",
     "RecordNiceClass",
     "event_flags",
     "events",
     "indexer_checkpoints",
+    "link_rows",
     "quarantined_events",
     "record_data",
+    "record_links",
     "record_locarno_classes",
     "record_nice_classes",
     "records",

@@ -59,8 +59,10 @@ from ipchain.db.indexer import HandlerRegistry, IndexedLog, quarantine
 from ipchain.db.register import (
     event_flags,
     events,
+    link_rows,
     quarantined_events,
     record_data,
+    record_links,
     record_locarno_classes,
     record_nice_classes,
     records,
@@ -542,8 +544,19 @@ def store_entries(
     new_items: dict[str, list[HistoryItem]] = {}
     event_rows = []
     flag_rows: list[dict[str, Any]] = []
+    links: list[dict[str, Any]] = []
     for entry in entries:
         reading = read_entry(entry)
+        links.extend(
+            link_rows(
+                entry.entry_hash,
+                entry.record_key,
+                entry.seq,
+                entry.event_code,
+                entry.block_number,
+                reading.document,
+            )
+        )
         event_rows.append(
             event_row(entry, reading.text, reading.document, timestamps[entry.block_number])
         )
@@ -571,6 +584,7 @@ def store_entries(
     _write_records(session, derived)
     _execute_many(session, _insert(session, events).on_conflict_do_nothing(), event_rows)
     _execute_many(session, _insert(session, event_flags).on_conflict_do_nothing(), flag_rows)
+    _execute_many(session, _insert(session, record_links).on_conflict_do_nothing(), links)
 
 
 def _flag_row(entry: AnchoredEvent, flag: str, detail: str) -> dict[str, Any]:
@@ -667,6 +681,7 @@ def remove_above(session: Session, block_number: int) -> None:
         )
     )
     session.execute(delete(event_flags).where(event_flags.c.block_number > block_number))
+    session.execute(delete(record_links).where(record_links.c.block_number > block_number))
     if not affected:
         return
     session.execute(delete(events).where(events.c.block_number > block_number))

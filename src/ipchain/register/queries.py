@@ -37,6 +37,7 @@ from ipchain.db.register import (
     indexer_checkpoints,
     quarantined_events,
     record_data,
+    record_links,
     record_locarno_classes,
     record_nice_classes,
     records,
@@ -249,6 +250,12 @@ class RecordFilter:
     """Registered on or after."""
     registered_to: datetime.date | None = None
     """Registered on or before."""
+    links_to: str | None = None
+    """A record key the record's events link to (its priority claim, the mark it designates
+    from ...)."""
+    relation: str | None = None
+    """A link relation the record's events carry (``priority``, ``seniority`` ...); with
+    ``links_to``, the relation of that link."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,33 +357,6 @@ def _holder(data: str | None) -> str | None:
     return None
 
 
-def _links_of(document: Mapping[str, Any] | None, seq: int, event_code: str) -> list[LinkView]:
-    """The links an event document carries, as outgoing links (malformed entries skipped)."""
-    items = None if document is None else document.get("links")
-    found = []
-    for item in items if isinstance(items, list) else ():
-        if not isinstance(item, dict) or not isinstance(item.get("relation"), str):
-            continue
-        other, number = item.get("record_key"), item.get("external_number")
-        raw_date = item.get("link_date")
-        try:
-            when = datetime.date.fromisoformat(raw_date) if isinstance(raw_date, str) else None
-        except ValueError:
-            when = None
-        found.append(
-            LinkView(
-                item["relation"],
-                "outgoing",
-                other if isinstance(other, str) else None,
-                number if isinstance(number, str) else None,
-                when,
-                seq,
-                event_code,
-            )
-        )
-    return found
-
-
 _OFFICE = re.compile(r"[A-Z]{2}")
 _LOCARNO = re.compile(r"[0-9]{2}(-[0-9]{2})?")
 
@@ -420,6 +400,13 @@ def _check_filter(filter: RecordFilter) -> None:
         raise InvalidInputError("ip_type must be TM or DS", field="ip_type")
     if filter.locarno_class is not None and not _LOCARNO.fullmatch(filter.locarno_class):
         raise InvalidInputError("locarno_class must be CC or CC-SS", field="locarno_class")
+    relations = event_catalog().link_relations
+    if filter.relation is not None and filter.relation not in relations:
+        raise InvalidInputError(
+            f"relation {filter.relation!r:.40} is not a link relation: one of "
+            f"{', '.join(sorted(relations))}",
+            field="relation",
+        )
 
 
 def check_page(limit: int, offset: int) -> None:
@@ -654,44 +641,42 @@ class RegisterQueries:
 
     def record_links(self, record_key: str) -> list[LinkView]:
         """The record's links both ways: those its own events carry (``outgoing``) and those
-        other records' events carry to it (``incoming``), in the order of the events carrying
-        them; :class:`NotFoundError` when the index has no event of the record.
-
-        Incoming links are found by a scan of the stored documents that name the record (no
-        link table is kept): quick for a workshop-sized register, linear in its size."""
-        links = [
-            link
-            for event in self.record_events(record_key)
-            for link in _links_of(event.document, event.seq, event.event_code)
-            if link.direction == "outgoing"
-        ]
-        named = '%"' + record_key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        statement = (
-            select(events.c.record_key, events.c.seq, events.c.event_code, events.c.document)
-            .where(
-                events.c.record_key != record_key,
-                events.c.document.like('%"links"%'),
-                events.c.document.like(named + '"%', escape="\\"),
-            )
-            .order_by(events.c.block_number, events.c.log_index)
+        other records' events carry to it (``incoming``), each in the order of the events
+        carrying them (``record_links``, by index); :class:`NotFoundError` when the index has
+        no event of the record."""
+        self.get_record(record_key)
+        columns = (
+            record_links.c.relation,
+            record_links.c.source_key,
+            record_links.c.target_key,
+            record_links.c.external_number,
+            record_links.c.link_date,
+            record_links.c.seq,
+            record_links.c.event_code,
         )
         with self.session_factory() as session:
-            rows = session.execute(statement).all()
-        for source, seq, code, text in rows:
-            for link in _links_of(parse_document(text), seq, code):
-                if link.record_key == record_key:
-                    links.append(
-                        LinkView(
-                            link.relation,
-                            "incoming",
-                            source,
-                            None,
-                            link.link_date,
-                            seq,
-                            code,
-                        )
-                    )
-        return links
+            outgoing = session.execute(
+                select(*columns)
+                .where(record_links.c.source_key == record_key)
+                .order_by(record_links.c.seq, record_links.c.position)
+            ).all()
+            incoming = session.execute(
+                select(*columns)
+                .where(
+                    record_links.c.target_key == record_key,
+                    record_links.c.source_key != record_key,
+                )
+                .order_by(
+                    record_links.c.block_number, record_links.c.source_key, record_links.c.seq
+                )
+            ).all()
+        return [
+            LinkView(relation, "outgoing", target, number, _date(when), seq, code)
+            for relation, _, target, number, when, seq, code in outgoing
+        ] + [
+            LinkView(relation, "incoming", source, None, _date(when), seq, code)
+            for relation, source, _, _, when, seq, code in incoming
+        ]
 
     def indexed_block(self, name: str = DEFAULT_NAME) -> int:
         """The last block the indexer has fully indexed (0 before it has indexed any)."""
@@ -743,6 +728,13 @@ class RegisterQueries:
             )
         if filter.text:
             conditions.append(self._text_condition(filter.text))
+        if filter.links_to is not None or filter.relation is not None:
+            linking = select(record_links.c.source_key)
+            if filter.links_to is not None:
+                linking = linking.where(record_links.c.target_key == filter.links_to)
+            if filter.relation is not None:
+                linking = linking.where(record_links.c.relation == filter.relation)
+            conditions.append(records.c.record_key.in_(linking))
         for column, low, high in (
             (records.c.filing_date, filter.filed_from, filter.filed_to),
             (records.c.registration_date, filter.registered_from, filter.registered_to),
