@@ -257,6 +257,16 @@ class EventPage(_Model):
 # --- submissions -----------------------------------------------------------------------------
 
 
+class LinkCheckOut(_Model):
+    """How one link of an accepted event was checked at submission."""
+
+    link: int = Field(description="Index of the link in the event's links.")
+    relation: str
+    record_key: str | None = Field(description="The linked record (None for an outside number).")
+    result: str = Field(description="link-verified or link-unverifiable.")
+    reason: str = Field(description="What was checked, or why it could not be.")
+
+
 class SubmissionEntry(_Model):
     """One submitted event on its way to the chain."""
 
@@ -270,6 +280,11 @@ class SubmissionEntry(_Model):
     transaction_hash: str | None
     block_number: int | None
     error: str | None
+    links: list[LinkCheckOut] = Field(
+        default_factory=list,
+        description="How each of its links was checked at submission (a link that fails is "
+        "refused with 422 and nothing is accepted).",
+    )
 
     @classmethod
     def of(cls, view: SubmissionEntryView) -> SubmissionEntry:

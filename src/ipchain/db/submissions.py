@@ -158,6 +158,8 @@ class OutboxEvent(Base):
     """Block it was anchored in."""
     error: Mapped[str | None] = mapped_column(Text)
     """Why it was not anchored (last failed attempt, or the failure of its submission)."""
+    link_checks: Mapped[str | None] = mapped_column(Text)
+    """How its links were checked at submission, a JSON array (None without links)."""
 
     __table_args__ = (
         UniqueConstraint("submission_id", "position"),

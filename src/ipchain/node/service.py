@@ -29,6 +29,7 @@ import logging
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +42,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ipchain.chain.base import ChainBackend
 from ipchain.config import DEMO_OFFICES, Settings
 from ipchain.contracts.bindings import Deployment
-from ipchain.contracts.office_registry import Governance, OfficeInfo
+from ipchain.contracts.office_registry import Governance, OfficeInfo, OfficeStatus
 from ipchain.db.base import (
     describe_error,
     is_storage_fault,
@@ -61,8 +62,9 @@ from ipchain.node.setup import Node
 from ipchain.node.tokens import authenticate, create_token
 from ipchain.register.indexing import register_handlers
 from ipchain.register.ledger import DEFAULT_BATCH_SIZE
+from ipchain.register.links import LinkChecker, LinkCheckError
 from ipchain.register.queries import RegisterQueries
-from ipchain.register.submissions import SubmissionService, SubmissionView
+from ipchain.register.submissions import LinkCheckFunction, SubmissionService, SubmissionView
 from ipchain.register.submitter import Submitter
 from ipchain.verification import Verifier
 
@@ -383,6 +385,7 @@ class NodeService:
                 indexed_block=self.queries.indexed_block,
                 on_accepted=self.submitter.wake,
                 anchoring_stopped=self.anchoring_stopped,
+                check_links=self._link_checker().check_json,
             )
             self.indexer = Indexer(
                 self.node.backend,
@@ -530,6 +533,14 @@ class NodeService:
         offices = self.governance.offices()
         self._office_cache = (now, offices)
         return offices
+
+    def _link_checker(self) -> LinkChecker:
+        def members() -> frozenset[str]:
+            return frozenset(
+                office.code for office in self.offices() if office.status is OfficeStatus.ACTIVE
+            )
+
+        return LinkChecker(self.queries, members)
 
     def _forget_offices(self) -> None:
         """Drop the cached office list (a proposal just changed the consortium)."""
@@ -722,9 +733,14 @@ class _GuardedSubmissions(SubmissionService):
         indexed_block: Callable[[], int],
         on_accepted: Callable[[], None] | None = None,
         anchoring_stopped: Callable[[], str | None],
+        check_links: LinkCheckFunction | None = None,
     ) -> None:
         super().__init__(
-            session_factory, offices=offices, indexed_block=indexed_block, on_accepted=on_accepted
+            session_factory,
+            offices=offices,
+            indexed_block=indexed_block,
+            on_accepted=on_accepted,
+            check_links=check_links,
         )
         self._anchoring_stopped = anchoring_stopped
 
@@ -803,9 +819,23 @@ def load_demo_data(
     if all(accepted):  # loaded before; at most the anchoring of the last events was cut short
         service.wait_until_idle(timeout, progress=watch)
         return 0
-    for (office, number, documents), done in zip(batches, accepted, strict=True):
-        if not done:
+    waiting = deque(batch for batch, done in zip(batches, accepted, strict=True) if not done)
+    deferred_since_idle = 0
+    while waiting:
+        office, number, documents = waiting.popleft()
+        try:
             service.submissions.submit(office, documents, _demo_key(office, number))
+            deferred_since_idle = 0
+        except LinkCheckError as error:
+            # A priority claim on a record of another office that is not anchored yet: its
+            # batch comes later in this loop, or is still in the outbox. Let the chain catch
+            # up once, then try again after the others.
+            if error.result != "link-target-missing" or deferred_since_idle > len(waiting):
+                raise
+            waiting.append((office, number, documents))
+            deferred_since_idle += 1
+            if deferred_since_idle == 1:
+                service.wait_until_idle(timeout, progress=watch)
     service.wait_until_idle(timeout, progress=watch)
     return total
 

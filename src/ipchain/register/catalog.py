@@ -15,6 +15,7 @@ internal consistency, and cached.
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 from collections.abc import Mapping
@@ -495,6 +496,17 @@ def is_country_code(code: str) -> bool:
     return code in classifications().country_codes
 
 
+@cache
+def office_closures() -> Mapping[str, frozenset[datetime.date]]:
+    """The days each office is closed besides weekends (``office_closures.json``), by
+    ST.3 code: what extends a priority period (Paris Convention Art. 4C(3))."""
+    data = _load_json("office_closures.json")
+    return {
+        office: frozenset(datetime.date.fromisoformat(day) for day in days)
+        for office, days in data["closures"].items()
+    }
+
+
 # --- loading ---------------------------------------------------------------------------------
 
 
@@ -532,5 +544,6 @@ __all__ = [
     "is_nice_class",
     "is_vienna_code",
     "office_catalog",
+    "office_closures",
     "office_info",
 ]

@@ -15,8 +15,10 @@ one at a time (a lock per office), so two requests cannot both extend the same h
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import hashlib
+import json
 import threading
 import uuid
 from collections import defaultdict
@@ -82,6 +84,9 @@ class SubmissionEntryView:
     """Block it was anchored in."""
     error: str | None
     """Why it was not anchored, when it was not."""
+    links: tuple[Mapping[str, Any], ...] = ()
+    """How each of its links was checked at submission (``link``, ``relation``,
+    ``record_key``, ``result``: ``link-verified`` or ``link-unverifiable``, ``reason``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +129,13 @@ class _Accepted:
     record_key: str
     canonical: bytes
     expected_seq: int
+    link_checks: tuple[Mapping[str, Any], ...] = ()
+
+
+LinkCheckFunction = Callable[[Sequence[RegisterEvent], str], Sequence[Sequence[Mapping[str, Any]]]]
+"""Checks the links of a submission's events (the prefix names an event's field from its
+index); each event's outcomes as JSON objects, or :class:`InvalidInputError` for a link that
+fails."""
 
 
 class SubmissionService:
@@ -136,11 +148,15 @@ class SubmissionService:
         offices: Iterable[str],
         indexed_block: Callable[[], int],
         on_accepted: Callable[[], None] | None = None,
+        check_links: LinkCheckFunction | None = None,
     ) -> None:
         """``offices`` are those this node holds a signer key for (it can anchor only theirs);
         ``indexed_block`` tells how far the index has read the chain; ``on_accepted`` is called
-        after each new submission is committed (to wake the submitter)."""
+        after each new submission is committed (to wake the submitter); ``check_links``
+        checks the events' links against the register (:class:`ipchain.register.links.
+        LinkChecker`), refusing what fails and returning each event's outcomes."""
         self._session_factory = session_factory
+        self._check_links = check_links
         self._offices = frozenset(offices)
         self._indexed_block = indexed_block
         self._on_accepted = on_accepted
@@ -198,6 +214,12 @@ class SubmissionService:
                 for index, document in enumerate(documents)
             ]
             accepted = self._check_histories(parsed, canonicals, prefix)
+            if self._check_links is not None:
+                outcomes = self._check_links(parsed, prefix)
+                accepted = [
+                    dataclasses.replace(item, link_checks=tuple(checks))
+                    for item, checks in zip(accepted, outcomes, strict=True)
+                ]
             try:
                 view = self._write(office, idempotency_key, request_sha256, accepted)
             except IntegrityError:
@@ -283,6 +305,11 @@ class SubmissionService:
                 "expected_seq": item.expected_seq,
                 "state": OutboxState.PENDING,
                 "attempts": 0,
+                "link_checks": (
+                    json.dumps(list(item.link_checks), ensure_ascii=False)
+                    if item.link_checks
+                    else None
+                ),
             }
             for position, (item, document_hash) in enumerate(zip(accepted, hashes, strict=True))
         ]
@@ -318,6 +345,7 @@ class SubmissionService:
                 transaction_hash=None,
                 block_number=None,
                 error=None,
+                links=item.link_checks,
             )
             for position, (item, document_hash) in enumerate(zip(accepted, hashes, strict=True))
         )
@@ -372,6 +400,7 @@ class SubmissionService:
                     outbox.c.transaction_hash,
                     outbox.c.block_number,
                     outbox.c.error,
+                    outbox.c.link_checks,
                 )
                 .where(outbox.c.submission_id == submission_id)
                 .order_by(outbox.c.position)
@@ -388,6 +417,7 @@ class SubmissionService:
                 transaction_hash=_hex_or_none(row.transaction_hash),
                 block_number=row.block_number,
                 error=row.error,
+                links=tuple(json.loads(row.link_checks)) if row.link_checks else (),
             )
             for row in rows
         )
