@@ -820,22 +820,26 @@ def load_demo_data(
         service.wait_until_idle(timeout, progress=watch)
         return 0
     waiting = deque(batch for batch, done in zip(batches, accepted, strict=True) if not done)
-    deferred_since_idle = 0
+    deadline = time.monotonic() + timeout
+    deferred_since_progress = 0
     while waiting:
         office, number, documents = waiting.popleft()
         try:
             service.submissions.submit(office, documents, _demo_key(office, number))
-            deferred_since_idle = 0
+            deferred_since_progress = 0
         except LinkCheckError as error:
-            # A priority claim on a record of another office that is not anchored yet: its
-            # batch comes later in this loop, or is still in the outbox. Let the chain catch
-            # up once, then try again after the others.
-            if error.result != "link-target-missing" or deferred_since_idle > len(waiting):
+            # A priority claim on a record not anchored yet: its batch comes later in this
+            # loop, is still in the outbox, or (in a network) is another office node's to
+            # anchor. Let the chain catch up, and try again after the other batches.
+            if error.result != "link-target-missing" or time.monotonic() > deadline:
                 raise
             waiting.append((office, number, documents))
-            deferred_since_idle += 1
-            if deferred_since_idle == 1:
+            deferred_since_progress += 1
+            if deferred_since_progress == 1:
                 service.wait_until_idle(timeout, progress=watch)
+            elif deferred_since_progress > len(waiting):
+                time.sleep(1.0)  # only other nodes can make progress now
+                deferred_since_progress = 0
     service.wait_until_idle(timeout, progress=watch)
     return total
 

@@ -357,7 +357,10 @@ class _Generator:
                 data = new_data(key)
             else:
                 data = self.copy_data(key, source, international_number=None)
-                links = (RecordLink("priority", source.key, link_date=source.filing),)
+                # A design joining an earlier multiple application takes the file's date, which
+                # may fall outside the priority period of the source picked for it: no claim.
+                if source.filing < filing <= source.filing + timedelta(days=180):
+                    links = (RecordLink("priority", source.key, link_date=source.filing),)
             record = self.start(key, filing, "A10", data, links=links)
             if record is not None:
                 pool = self.pools.setdefault((office, ip_type), _Pool())
