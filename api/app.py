@@ -43,6 +43,7 @@ from api.routes import (
     links,
     network,
     offices,
+    priority,
     records,
     submissions,
     verification,
@@ -119,7 +120,7 @@ def create_app(service: NodeService, *, max_body_bytes: int = MAX_BODY_BYTES) ->
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(verification.router, prefix=API_PREFIX)
     app.include_router(governance.router, prefix=API_PREFIX)
-    for module in (links, differences, catalogue, network, feed):
+    for module in (links, priority, differences, catalogue, network, feed):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(docs.router)
     app.include_router(workshop.router)
