@@ -39,6 +39,7 @@ from typing import Any, Final
 
 from ipchain.errors import InvalidInputError, NotFoundError
 from ipchain.register.catalog import office_closures
+from ipchain.register.indexing import merge_record_data
 from ipchain.register.models import RegisterEvent
 from ipchain.register.queries import RegisterQueries
 
@@ -47,6 +48,18 @@ PRIORITY_MONTHS: Final = 6
 
 VERIFIED: Final = "link-verified"
 UNVERIFIABLE: Final = "link-unverifiable"
+
+
+FAILURES: Final = frozenset(
+    {
+        "link-target-missing",
+        "link-date-mismatch",
+        "link-out-of-window",
+        "link-applicant-mismatch",
+        "link-classes-not-covered",
+    }
+)
+"""Results that refuse a link at submission, and fail a verification."""
 
 
 class LinkCheckError(InvalidInputError):
@@ -59,7 +72,7 @@ class LinkCheckError(InvalidInputError):
 
 @dataclass(frozen=True, slots=True)
 class LinkCheck:
-    """The outcome of one link of an accepted event."""
+    """The outcome of one link of an event."""
 
     link: int
     """Index of the link in the event's ``links``."""
@@ -68,12 +81,19 @@ class LinkCheck:
     record_key: str | None
     """The linked record (None for an outside number)."""
     result: str
-    """``link-verified`` or ``link-unverifiable``."""
+    """``link-verified``, ``link-unverifiable``, or one of :data:`FAILURES`."""
     reason: str
-    """What was checked, or why it could not be."""
+    """What was checked, or why it could not be, or what failed."""
+    field: str = ""
+    """The link's member the failure is about (``record_key``, ``link_date``), if one."""
+
+    @property
+    def failed(self) -> bool:
+        """Whether the link fails its check."""
+        return self.result in FAILURES
 
     def to_json(self) -> dict[str, Any]:
-        """As stored with the outbox row and shown on the submission."""
+        """As stored with the outbox row and shown on the submission and verification."""
         return {
             "link": self.link,
             "relation": self.relation,
@@ -88,13 +108,41 @@ class FirstFiling:
     """What the register says of a linked record, for the checks."""
 
     filing_date: datetime.date | None
-    """Its filing date (None when its data cannot be read)."""
+    """Its filing date (None when its data does not state one)."""
     applicants: frozenset[str]
     """Normalised names of its applicants and of every later holder."""
     classes: frozenset[str]
     """Its Nice class numbers or Locarno classes, as text."""
     readable: bool
     """False when it was anchored hash-only: nothing but hashes to check against."""
+
+    @classmethod
+    def of(cls, documents: Sequence[Mapping[str, Any] | None]) -> FirstFiling:
+        """A record as its (untrusted, parsed) documents describe it, oldest first: the
+        filing date and classes of its merged data, the applicants of every event."""
+        merged = merge_record_data(documents) or {}
+        filing = merged.get("application_date")
+        try:
+            filing_date = datetime.date.fromisoformat(filing) if isinstance(filing, str) else None
+        except ValueError:
+            filing_date = None
+        applicants = {
+            _name(party["name"])
+            for document in documents
+            for party in _parties(document)
+            if isinstance(party.get("name"), str)
+        }
+        nice = merged.get("nice_classes")
+        locarno = merged.get("locarno_classes")
+        classes = {
+            str(item["class_number"])
+            for item in (nice if isinstance(nice, list) else [])
+            if isinstance(item, dict) and isinstance(item.get("class_number"), int)
+        } | {
+            code for code in (locarno if isinstance(locarno, list) else []) if isinstance(code, str)
+        }
+        readable = any(document is not None for document in documents)
+        return cls(filing_date, frozenset(applicants), frozenset(classes), readable)
 
 
 # --- calendars and the priority period --------------------------------------------------------
@@ -123,12 +171,99 @@ def _name(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
-# --- the checker --------------------------------------------------------------------------
+# --- the rule -----------------------------------------------------------------------------
+
+
+def judge_link(
+    event: RegisterEvent,
+    position: int,
+    *,
+    member: bool,
+    first: FirstFiling | None,
+    claimed_on: datetime.date | None,
+    closed: Callable[[str, datetime.date], bool] = office_closed,
+) -> LinkCheck:
+    """The one rule for link ``position`` of ``event``, whoever applies it (the submission
+    against the index, verification against the chain as of the claiming block): ``member``
+    says whether the linked record's office is a member, ``first`` what the register holds
+    of the linked record (None: nothing), ``claimed_on`` the claiming application's filing
+    date."""
+    link = event.links[position]
+    if link.record_key is None:
+        return LinkCheck(
+            position, link.relation, None, UNVERIFIABLE, "an outside number, not a record"
+        )
+    target = str(link.record_key)
+
+    def outcome(result: str, reason: str, field: str = "") -> LinkCheck:
+        return LinkCheck(position, link.relation, target, result, reason, field)
+
+    if not member:
+        return outcome(UNVERIFIABLE, f"{link.record_key.office} is not a member office")
+    if first is None:
+        return outcome(
+            "link-target-missing",
+            f"{target} is not in the register (its office is a member)",
+            "record_key",
+        )
+    if not first.readable:
+        return outcome(UNVERIFIABLE, f"{target} was anchored hash-only: its data is withheld")
+    if link.relation != "priority":
+        return outcome(VERIFIED, f"{target} is in the register")
+    if first.filing_date is None or link.link_date != first.filing_date:
+        stated = "has no filing date" if first.filing_date is None else "was filed on"
+        return outcome(
+            "link-date-mismatch",
+            f"{target} {stated} {first.filing_date or ''}, not {link.link_date}".replace("  ", " "),
+            "link_date",
+        )
+    if claimed_on is None:
+        return outcome(
+            "link-out-of-window",
+            "the claiming application's filing date is unknown (give record_data.application_date)",
+        )
+    office = event.record_key.office
+    end = priority_period_end(first.filing_date, office, closed)
+    if not first.filing_date < claimed_on <= end:
+        return outcome(
+            "link-out-of-window",
+            f"filed {claimed_on}: the priority of {first.filing_date} runs to {end} at {office}",
+        )
+    data = event.record_data
+    claimants = {_name(party.name) for party in getattr(data, "applicants", None) or ()}
+    if claimants and not claimants & first.applicants:
+        return outcome(
+            "link-applicant-mismatch", f"no applicant of the claim filed {target} or holds it since"
+        )
+    missing = _classes(data) - first.classes
+    if missing:
+        return outcome(
+            "link-classes-not-covered",
+            f"{target} does not cover class {', '.join(sorted(missing))}",
+        )
+    return outcome(
+        VERIFIED,
+        f"priority of {target} filed {first.filing_date}: date, six-month period, applicant "
+        "and classes checked",
+    )
+
+
+def claimed_filing_date(
+    event: RegisterEvent, earlier: Sequence[Mapping[str, Any] | None]
+) -> datetime.date | None:
+    """The filing date of the application ``event`` belongs to: its own
+    ``record_data.application_date``, else the one its record's earlier documents state."""
+    own = getattr(event.record_data, "application_date", None)
+    return own if isinstance(own, datetime.date) else FirstFiling.of(earlier).filing_date
+
+
+# --- at submission ------------------------------------------------------------------------
 
 
 class LinkChecker:
     """Checks the links of submitted events against this node's index of the register and the
-    consortium's members. ``members`` gives the ST.3 codes of the active member offices."""
+    consortium's members (``members`` gives the ST.3 codes of the active member offices),
+    and refuses the first that fails."""
 
     def __init__(
         self,
@@ -143,23 +278,42 @@ class LinkChecker:
     def check(self, events: Sequence[RegisterEvent], prefix: str) -> list[tuple[LinkCheck, ...]]:
         """Each event's link checks, in order; :class:`LinkCheckError` naming
         ``{prefix}links[j]`` (``prefix`` formatted with the event's index) for the first link
-        that fails."""
+        that fails. A record filed earlier in the same request counts as in the register."""
         if not any(event.links for event in events):
             return [() for _ in events]
         members = self.members()
         outcomes = []
-        earlier: dict[str, list[RegisterEvent]] = {}  # this submission's, by record
+        earlier: dict[str, list[Mapping[str, Any] | None]] = {}  # this request's documents
         for index, event in enumerate(events):
             where = prefix.format(index)
-            outcomes.append(
-                tuple(
-                    self._check_link(
-                        event, position, members, earlier, f"{where}{'.' if where else ''}"
-                    )
-                    for position in range(len(event.links))
+            key = str(event.record_key)
+            checks = []
+            for position, link in enumerate(event.links):
+                target = None if link.record_key is None else str(link.record_key)
+                first = None
+                if target is not None:
+                    documents = self._stored_documents(target) + earlier.get(target, [])
+                    first = FirstFiling.of(documents) if documents else None
+                check = judge_link(
+                    event,
+                    position,
+                    member=link.record_key is None or link.record_key.office in members,
+                    first=first,
+                    claimed_on=claimed_filing_date(
+                        event, self._stored_documents(key) + earlier.get(key, [])
+                    ),
+                    closed=self.closed,
                 )
-            )
-            earlier.setdefault(str(event.record_key), []).append(event)
+                if check.failed:
+                    field = f"{where}{'.' if where else ''}links[{position}]"
+                    raise LinkCheckError(
+                        check.result,
+                        check.reason,
+                        f"{field}.{check.field}" if check.field else field,
+                    )
+                checks.append(check)
+            outcomes.append(tuple(checks))
+            earlier.setdefault(key, []).append(event.to_document())
         return outcomes
 
     def check_json(
@@ -168,128 +322,11 @@ class LinkChecker:
         """:meth:`check` with each outcome as its JSON object (what the submission keeps)."""
         return [[check.to_json() for check in checks] for checks in self.check(events, prefix)]
 
-    def _check_link(
-        self,
-        event: RegisterEvent,
-        position: int,
-        members: frozenset[str],
-        earlier: Mapping[str, Sequence[RegisterEvent]],
-        where: str,
-    ) -> LinkCheck:
-        link = event.links[position]
-        field = f"{where}links[{position}]"
-        if link.record_key is None:
-            return LinkCheck(
-                position, link.relation, None, UNVERIFIABLE, "an outside number, not a record"
-            )
-        target = str(link.record_key)
-
-        def outcome(result: str, reason: str) -> LinkCheck:
-            return LinkCheck(position, link.relation, target, result, reason)
-
-        if link.record_key.office not in members:
-            return outcome(UNVERIFIABLE, f"{link.record_key.office} is not a member office")
-        first = self._first_filing(target)
-        if first is None and target in earlier:
-            first = _submitted_filing(earlier[target])
-        if first is None:
-            raise LinkCheckError(
-                "link-target-missing",
-                f"{target} is not in the register (its office is a member)",
-                f"{field}.record_key",
-            )
-        if not first.readable:
-            return outcome(UNVERIFIABLE, f"{target} was anchored hash-only: its data is withheld")
-        if link.relation != "priority":
-            return outcome(VERIFIED, f"{target} is in the register")
-        self._check_priority(event, position, first, target, field)
-        return outcome(
-            VERIFIED,
-            f"priority of {target} filed {first.filing_date}: date, six-month period, "
-            "applicant and classes checked",
-        )
-
-    def _check_priority(
-        self, event: RegisterEvent, position: int, first: FirstFiling, target: str, field: str
-    ) -> None:
-        link = event.links[position]
-        if first.filing_date is None:
-            raise LinkCheckError(
-                "link-date-mismatch", f"{target} has no filing date", f"{field}.link_date"
-            )
-        if link.link_date != first.filing_date:
-            raise LinkCheckError(
-                "link-date-mismatch",
-                f"{target} was filed on {first.filing_date}, not {link.link_date}",
-                f"{field}.link_date",
-            )
-        data = event.record_data
-        claimed_on = getattr(data, "application_date", None) or self._filing_date(event)
-        if claimed_on is None:
-            raise LinkCheckError(
-                "link-out-of-window",
-                "the claiming application's filing date is unknown (give "
-                "record_data.application_date)",
-                field,
-            )
-        office = event.record_key.office
-        end = priority_period_end(first.filing_date, office, self.closed)
-        if not first.filing_date < claimed_on <= end:
-            raise LinkCheckError(
-                "link-out-of-window",
-                f"filed {claimed_on}: the priority of {first.filing_date} runs to {end} at "
-                f"{office}",
-                field,
-            )
-        claimants = {_name(party.name) for party in getattr(data, "applicants", None) or ()}
-        if claimants and not claimants & first.applicants:
-            raise LinkCheckError(
-                "link-applicant-mismatch",
-                f"no applicant of the claim filed {target} or holds it since",
-                field,
-            )
-        claimed = _classes(data)
-        if claimed - first.classes:
-            raise LinkCheckError(
-                "link-classes-not-covered",
-                f"{target} does not cover class {', '.join(sorted(claimed - first.classes))}",
-                field,
-            )
-
-    def _filing_date(self, event: RegisterEvent) -> datetime.date | None:
+    def _stored_documents(self, record_key: str) -> list[Mapping[str, Any] | None]:
         try:
-            return self.queries.get_record(str(event.record_key)).filing_date
+            return [event.document for event in self.queries.record_events(record_key)]
         except NotFoundError:
-            return None
-
-    def _first_filing(self, record_key: str) -> FirstFiling | None:
-        try:
-            record = self.queries.get_record(record_key)
-            history = self.queries.record_events(record_key)
-        except NotFoundError:
-            return None
-        applicants = {
-            _name(str(party["name"]))
-            for event in history
-            for party in _parties(event.document)
-            if isinstance(party.get("name"), str)
-        }
-        classes = {str(number) for number in record.nice_classes} | set(record.locarno_classes)
-        readable = any(event.document for event in history)
-        return FirstFiling(record.filing_date, frozenset(applicants), frozenset(classes), readable)
-
-
-def _submitted_filing(history: Sequence[RegisterEvent]) -> FirstFiling:
-    """A record filed earlier in the same submission, as its submitted events describe it."""
-    filing_date = None
-    applicants: set[str] = set()
-    classes: set[str] = set()
-    for event in history:
-        data = event.record_data
-        filing_date = filing_date or getattr(data, "application_date", None)
-        applicants |= {_name(party.name) for party in getattr(data, "applicants", None) or ()}
-        classes |= _classes(data)
-    return FirstFiling(filing_date, frozenset(applicants), frozenset(classes), True)
+            return []
 
 
 def _parties(document: Mapping[str, Any] | None) -> Iterable[Mapping[str, Any]]:
@@ -307,11 +344,14 @@ def _classes(data: object) -> set[str]:
 
 
 __all__ = [
+    "FAILURES",
     "PRIORITY_MONTHS",
     "FirstFiling",
     "LinkCheck",
     "LinkCheckError",
     "LinkChecker",
+    "claimed_filing_date",
+    "judge_link",
     "office_closed",
     "priority_period_end",
 ]
