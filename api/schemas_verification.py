@@ -75,6 +75,20 @@ class StoredEventOut(_Model):
         )
 
 
+class LinkVerificationOut(_Model):
+    """One link of an anchored event, judged against the chain as of that event."""
+
+    seq: int = Field(description="The claiming event's position in the record's history.")
+    link: int = Field(description="Index of the link in the event's links.")
+    relation: str
+    record_key: str | None
+    result: str = Field(
+        description="link-verified, link-unverifiable, link-target-missing, link-date-mismatch, "
+        "link-out-of-window, link-applicant-mismatch or link-classes-not-covered."
+    )
+    reason: str
+
+
 class RecordVerificationOut(_Model):
     """A record's stored history checked against the chain, event by event."""
 
@@ -90,6 +104,11 @@ class RecordVerificationOut(_Model):
     problems: list[str]
     warnings: list[str]
     checked_at: str
+    link_checks: list[LinkVerificationOut] = Field(
+        description="Each link the record's anchored events carry (priority claims, "
+        "designations ...), re-checked against the chain as of its event."
+    )
+    links_ok: bool = Field(description="False when a link check failed (separate from ok).")
     links: dict[str, str]
 
     @classmethod
@@ -108,6 +127,8 @@ class RecordVerificationOut(_Model):
             problems=list(result.problems),
             warnings=list(result.warnings),
             checked_at=result.checked_at,
+            link_checks=[LinkVerificationOut(**item.to_json()) for item in result.links],
+            links_ok=not any(item.check.failed for item in result.links),
             links={"self": f"{path}/verify", "proof": f"{path}/proof", "events": f"{path}/events"},
         )
 

@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 
+from ipchain.keys import OfficeKey
 from ipchain.register.links import office_closed, priority_period_end
+from ipchain.register.models import RegisterEvent
 from tests.api.test_bounds import assert_problem, written
-from tests.helpers.documents import event_document
+from tests.helpers.documents import event_document, to_anchor
 from tests.helpers.nodes import RunningNode
 
 D = datetime.date
@@ -82,6 +84,30 @@ def test_a_valid_cross_office_priority_claim_is_accepted_and_shown_both_ways(
     assert [(link["direction"], link["record_key"]) for link in outgoing] == [("outgoing", FIRST)]
     found = node.client.get("/api/v1/records", params={"links_to": FIRST, "relation": "priority"})
     assert [item["record_key"] for item in found.json()["items"]] == ["AU/TM/2500001"]
+
+    # Verification re-checks the claim against the chain as of its event.
+    verified = node.client.get("/api/v1/records/AU/TM/2500001/verify").json()
+    assert verified["links_ok"] is True
+    assert [(c["seq"], c["result"], c["record_key"]) for c in verified["link_checks"]] == [
+        (1, "link-verified", FIRST)
+    ]
+
+
+def test_verification_reports_a_bad_claim_written_straight_to_the_chain(
+    first_filing: RunningNode, signer_keys: dict[str, OfficeKey]
+) -> None:
+    """A claim no node would accept, anchored past the API by an office's own key: the chain
+    holds it, and verification names what is wrong with it."""
+    node = first_filing
+    bad = RegisterEvent.from_document(claim("AU/TM/2500002", date="2025-01-11"))
+    node.service.node.ledger.anchor(signer_keys["AU"], [to_anchor(bad)])
+    node.service.wait_until_idle(timeout=120)
+    verified = node.client.get("/api/v1/records/AU/TM/2500002/verify").json()
+    assert verified["ok"] is True  # the stored data is what the chain holds ...
+    assert verified["links_ok"] is False  # ... but the claim is wrong
+    [check] = verified["link_checks"]
+    assert check["result"] == "link-date-mismatch"
+    assert "was filed on 2025-01-10, not 2025-01-11" in check["reason"]
 
 
 CASES = {

@@ -29,8 +29,14 @@ _WORD: Final = 32
 _SELECTOR_OFFICE_OF: Final = load_interface("OfficeRegistry").encode_call(
     "officeOf", "0x" + "00" * 20
 )[:4]
+_SELECTOR_STATUS_AT: Final = load_interface("OfficeRegistry").encode_call("statusAt", b"\0\0", 0)[
+    :4
+]
 _SELECTOR_HEAD_OF: Final = load_interface("RegisterLedger").encode_call("headOf", ZERO_HASH)[:4]
 _SELECTOR_ENTRY_OF: Final = load_interface("RegisterLedger").encode_call("entryOf", ZERO_HASH)[:4]
+
+_STATUS_ACTIVE: Final = 1
+"""``OfficeStatus.Active``."""
 
 SignerStatus = tuple[str | None, bool] | ChainError
 """``officeOf(signer)`` at a block: (office code or None, active), or why it is unknown."""
@@ -161,6 +167,17 @@ class ChainReader:
             cursor = event.prev_entry_hash
         history.reverse()
         return history
+
+    def office_active_at(self, office: str, timestamp: int) -> bool:
+        """Whether ``office`` was an active member at Unix time ``timestamp``
+        (``OfficeRegistry.statusAt``: its status history, no historical state needed)."""
+        code = office.encode("ascii")[:2].ljust(2, b"\0")
+        call = Call(
+            self.registry_address,
+            _SELECTOR_STATUS_AT + code.ljust(_WORD, b"\0") + timestamp.to_bytes(_WORD, "big"),
+        )
+        (answer,) = self.backend.read_batch([call])
+        return _word(_value(answer), 0) == _STATUS_ACTIVE
 
     def block_events(self, wanted: dict[int, set[bytes]]) -> dict[int, list[AnchoredEvent]]:
         """The anchored events of some records (by record id) in each of some blocks; none for

@@ -69,6 +69,7 @@ from ipchain.verification.compare import (
     with_discrepancies,
 )
 from ipchain.verification.findings import Discrepancy, DiscrepancyKind, Finding, Verdict
+from ipchain.verification.links import LinkFinding, check_anchored_links
 from ipchain.verification.reader import ChainReader
 from ipchain.verification.stored import (
     STORED_COLUMNS,
@@ -189,6 +190,9 @@ class StoredRecordVerification:
     """Checks that could not be made (e.g. a node without historical state)."""
     checked_at: str
     """When (RFC 3339, UTC)."""
+    links: tuple[LinkFinding, ...] = ()
+    """Each link the record's anchored events carry, judged against the chain as of its
+    event (separate from ``ok``, which is about the stored data's integrity)."""
 
 
 # ------------------------------------------------------------------------------ the verifier
@@ -547,7 +551,8 @@ class Verifier:
         if not rows and not history and record_row is None:
             raise NotFoundError(f"no record {key}, neither stored nor anchored")
         claims = [stored_claim(row) for row in rows]
-        columns = expected_columns(self._block_times_of(history))
+        times = self._block_times_of(history)
+        columns = expected_columns(times)
         findings, warnings = self._judge(
             reader, compare(claims, history, expected_columns=columns), history
         )
@@ -570,6 +575,7 @@ class Verifier:
             problems=tuple(problems),
             warnings=tuple(warnings),
             checked_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            links=check_anchored_links(reader, history, times),
         )
 
     def _block_times_of(self, history: Iterable[AnchoredEvent]) -> dict[int, int]:
