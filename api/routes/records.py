@@ -84,6 +84,23 @@ def search_records(
     registered_to: Annotated[
         IsoDate | None, Query(description="Registered on or before (YYYY-MM-DD).")
     ] = None,
+    applicant: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            description="Words in an applicant's name now (a holder's, after a recorded "
+            "transfer), case-insensitive.",
+        ),
+    ] = None,
+    vienna_code: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[0-9]{2}(\.[0-9]{2}(\.[0-9]{2})?)?$",
+            description="A Vienna code of the mark's figurative elements: category (26), "
+            "division (26.04) or section (26.04.01).",
+        ),
+    ] = None,
     links_to: Annotated[
         str | None,
         Query(
@@ -132,6 +149,8 @@ def search_records(
             filed_to=filed_to,
             registered_from=registered_from,
             registered_to=registered_to,
+            applicant=applicant,
+            vienna_code=vienna_code,
             links_to=_linked_key(links_to) if links_to is not None else None,
             relation=relation,
         ),

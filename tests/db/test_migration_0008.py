@@ -64,3 +64,33 @@ def test_0008_indexes_the_links_of_stored_documents(database_url: str) -> None:
         assert "record_links" not in inspect(engine).get_table_names()
     finally:
         engine.dispose()
+
+
+def test_0010_fills_applicants_and_vienna_codes_of_stored_records(database_url: str) -> None:
+    """Migration 0010 on records indexed before it: their applicants become searchable and
+    their Vienna codes filterable, through the rebuilt text index."""
+    from ipchain.db.base import session_factory
+    from ipchain.register.queries import RecordFilter, RegisterQueries
+
+    upgrade(database_url, "0009_outbox_link_checks")
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            _event(connection, "EM/TM/018000001", 1, "{}")
+            data = {
+                "applicants": [{"name": "Zephyr Ltd"}, {"name": "Ölmühle GmbH"}],
+                "vienna_codes": ["26.04.01", "bad"],
+            }
+            connection.execute(
+                text("INSERT INTO record_data (record_key, data) VALUES (:key, :data)"),
+                {"key": "EM/TM/018000001", "data": json.dumps(data)},
+            )
+        upgrade(database_url)
+        queries = RegisterQueries(session_factory(engine))
+        for criteria in ({"applicant": "ölmühle"}, {"applicant": "zephyr"}, {"vienna_code": "26"}):
+            page = queries.search_records(RecordFilter(**criteria))  # type: ignore[arg-type]
+            assert [r.record_key for r in page.items] == ["EM/TM/018000001"], criteria
+        command.downgrade(alembic_config(database_url), "0009_outbox_link_checks")
+        assert "record_vienna_codes" not in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()

@@ -22,7 +22,7 @@ from ipchain.errors import InvalidInputError, NotFoundError
 from ipchain.register.catalog import RecordKey
 from ipchain.register.history import derive_status, replay_history
 from ipchain.register.indexing import merge_record_data, remove_above, store_entries
-from ipchain.register.models import RecordLink, RegisterEvent
+from ipchain.register.models import Party, RecordLink, RegisterEvent
 from ipchain.register.queries import RecordFilter, RegisterQueries
 from tests.helpers.documents import design_event, trademark_event
 
@@ -144,7 +144,7 @@ def test_text_search_uses_the_trigram_index(
     sessions: sessionmaker[Session], queries: RegisterQueries
 ) -> None:
     """Migration 0006's index serves the search: SQLite's FTS5 table, PostgreSQL's GIN."""
-    condition = queries._text_condition("rocket")
+    condition = queries._text_condition("rocket", records.c.mark_text_folded)
     statement = select(func.count()).select_from(records).where(condition)
     with sessions() as session:
         if session.get_bind().dialect.name == "sqlite":
@@ -229,6 +229,46 @@ def test_links_are_indexed_both_ways_and_follow_rewinds(
     assert [link.record_key for link in queries.record_links("EM/TM/018000001")] == [
         "AU/TM/2024000002"
     ]
+
+
+def test_applicant_and_vienna_code_search(
+    sessions: sessionmaker[Session], queries: RegisterQueries
+) -> None:
+    store(
+        sessions,
+        anchored(
+            [
+                trademark_event(
+                    "EM/TM/018000004",
+                    "A10",
+                    D(2024, 1, 2),
+                    mark="Heron",
+                    applicants=(Party("Zephyr Ltd", "GB"),),
+                    vienna_codes=("03.07.01", "26.04.01"),
+                ),
+                trademark_event(
+                    "EM/TM/018000004",
+                    "P10",
+                    D(2024, 5, 2),
+                    applicants=(Party("Ölmühle GmbH", "DE"),),
+                ),
+            ],
+            first_block=300,
+        ),
+    )
+    # The holder now, after the transfer; not the applicant it replaced.
+    assert keys(queries, applicant="ölmühle") == ["EM/TM/018000004"]
+    assert keys(queries, applicant="OLM") == []
+    assert keys(queries, applicant="zephyr") == []
+    assert "EM/TM/018000001" in keys(queries, applicant="acme l")
+    assert keys(queries, applicant="gm") == ["EM/TM/018000004"]  # under a trigram: LIKE
+    for code in ("26", "26.04", "26.04.01", "03.07.01"):
+        assert keys(queries, vienna_code=code) == ["EM/TM/018000004"], code
+    assert keys(queries, vienna_code="26.04.02") == []
+    assert keys(queries, vienna_code="27") == []
+    with pytest.raises(InvalidInputError) as error:
+        keys(queries, vienna_code="26.4")
+    assert error.value.field == "vienna_code"
 
 
 def test_pages_are_disjoint_and_counted(queries: RegisterQueries) -> None:

@@ -90,9 +90,10 @@ SEARCH_INDEX_OBJECTS: Final = frozenset(
         "records_fts_docsize",
         "records_fts_config",
         "ix_records_mark_text_folded_trgm",
+        "ix_records_holder_text_folded_trgm",
     }
 )
-"""The text-search index of migration 0006 (SQLite's FTS5 table and its shadow tables, or
+"""The text-search index of migrations 0006 and 0010 (SQLite's FTS5 table and its shadow tables, or
 PostgreSQL's trigram index): made by the migration alone, not declared by a table module."""
 
 

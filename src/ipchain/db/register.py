@@ -67,6 +67,9 @@ class Record(Base):
     """Status derived from the event codes (None when no event sets one)."""
     mark_text: Mapped[str | None] = mapped_column(Text)
     """Verbal element of a trademark, or product indication of a design."""
+    holder_text_folded: Mapped[str | None] = mapped_column(Text)
+    """Names of the record's applicants now (its holders, once a transfer names new ones),
+    case-folded and joined by `` | ``: what applicant search matches against."""
     mark_text_folded: Mapped[str | None] = mapped_column(Text)
     """``mark_text`` case-folded (Unicode, not just ASCII: Cyrillic and Greek marks too), what
     text search matches against on every database."""
@@ -120,6 +123,21 @@ class RecordNiceClass(Base):
     """Nice class number, 1-45."""
 
     __table_args__ = (Index(None, "nice_class", "record_key"),)
+
+
+class RecordViennaCode(Base):
+    """A Vienna code (figurative element) of a trademark record."""
+
+    __tablename__ = "record_vienna_codes"
+
+    record_key: Mapped[str] = mapped_column(
+        ForeignKey("records.record_key", ondelete="CASCADE"), primary_key=True
+    )
+    """The record."""
+    vienna_code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    """Category, division and section, ``CC.DD.SS`` (``26.04.01``)."""
+
+    __table_args__ = (Index(None, "vienna_code", "record_key"),)
 
 
 class RecordLocarnoClass(Base):
@@ -318,6 +336,7 @@ events = cast(Table, Event.__table__)
 event_flags = cast(Table, EventFlag.__table__)
 quarantined_events = cast(Table, QuarantinedEvent.__table__)
 record_links = cast(Table, RecordLinkRow.__table__)
+record_vienna_codes = cast(Table, RecordViennaCode.__table__)
 
 MAX_LINKS_KEPT: Final = 100
 """Links kept per event: a document is untrusted input, and no event names more."""
@@ -387,6 +406,7 @@ __all__ = [
     "RecordLinkRow",
     "RecordLocarnoClass",
     "RecordNiceClass",
+    "RecordViennaCode",
     "event_flags",
     "events",
     "indexer_checkpoints",
@@ -396,5 +416,6 @@ __all__ = [
     "record_links",
     "record_locarno_classes",
     "record_nice_classes",
+    "record_vienna_codes",
     "records",
 ]

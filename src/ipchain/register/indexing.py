@@ -65,6 +65,7 @@ from ipchain.db.register import (
     record_links,
     record_locarno_classes,
     record_nice_classes,
+    record_vienna_codes,
     records,
 )
 from ipchain.encoding import MAX_JSON_DEPTH, canonical_bytes, parse_json_strict
@@ -81,6 +82,7 @@ _KEYS_PER_STATEMENT: Final = 500
 """Record keys per ``IN (...)`` list: well under SQLite's and PostgreSQL's parameter limits."""
 
 _LOCARNO: Final = re.compile(r"[0-9]{2}-[0-9]{2}")
+_VIENNA: Final = re.compile(r"[0-9]{2}\.[0-9]{2}\.[0-9]{2}")
 _ISO_DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _NATIONAL_CODE_LENGTH: Final = 64
 _DETAIL_LENGTH: Final = 500
@@ -250,6 +252,7 @@ class DerivedRecord:
     data: str | None = None
     nice_classes: list[int] = field(default_factory=list)
     locarno_classes: list[str] = field(default_factory=list)
+    vienna_codes: list[str] = field(default_factory=list)
 
 
 def merge_record_data(documents: Iterable[Mapping[str, Any] | None]) -> dict[str, Any] | None:
@@ -262,6 +265,28 @@ def merge_record_data(documents: Iterable[Mapping[str, Any] | None]) -> dict[str
         if isinstance(update, dict):
             merged = {**(merged or {}), **update}
     return merged
+
+
+def _holder_text(data: Mapping[str, Any]) -> str | None:
+    """The record's applicants now (after a transfer, its holders), case-folded, for search."""
+    parties = data.get("applicants")
+    names = [
+        storable_text(party["name"], 1_000)
+        for party in (parties if isinstance(parties, list) else [])
+        if isinstance(party, dict) and isinstance(party.get("name"), str)
+    ]
+    return " | ".join(names)[:10_000].casefold() if names else None
+
+
+def _vienna_codes(data: Mapping[str, Any]) -> list[str]:
+    codes = data.get("vienna_codes")
+    return sorted(
+        {
+            code
+            for code in (codes if isinstance(codes, list) else [])
+            if isinstance(code, str) and _VIENNA.fullmatch(code)
+        }
+    )
 
 
 def _mark_text(ip_type: str, data: Mapping[str, Any]) -> str | None:
@@ -360,6 +385,7 @@ def _derive_record(
         "status": None if status is None else status.value,
         "mark_text": mark_text,
         "mark_text_folded": None if mark_text is None else mark_text.casefold(),
+        "holder_text_folded": None if data is None else _holder_text(data),
         "filing_date": None if data is None else _date(data.get("application_date")),
         "registration_date": None if data is None else _date(data.get("registration_date")),
         "expiry_date": None if data is None else _date(data.get("expiry_date")),
@@ -372,6 +398,7 @@ def _derive_record(
         data=None if data is None else _data_text(data),
         nice_classes=[] if data is None else _nice_classes(data),
         locarno_classes=[] if data is None else _locarno_classes(data),
+        vienna_codes=[] if data is None else _vienna_codes(data),
     )
 
 
@@ -658,6 +685,9 @@ def _write_records(session: Session, derived: Mapping[str, DerivedRecord]) -> No
         session.execute(
             delete(record_locarno_classes).where(record_locarno_classes.c.record_key.in_(batch))
         )
+        session.execute(
+            delete(record_vienna_codes).where(record_vienna_codes.c.record_key.in_(batch))
+        )
     nice = [
         {"record_key": key, "nice_class": number}
         for key, record in derived.items()
@@ -670,6 +700,12 @@ def _write_records(session: Session, derived: Mapping[str, DerivedRecord]) -> No
     ]
     _execute_many(session, record_nice_classes.insert(), nice)
     _execute_many(session, record_locarno_classes.insert(), locarno)
+    vienna = [
+        {"record_key": key, "vienna_code": code}
+        for key, record in derived.items()
+        for code in record.vienna_codes
+    ]
+    _execute_many(session, record_vienna_codes.insert(), vienna)
 
 
 def remove_above(session: Session, block_number: int) -> None:

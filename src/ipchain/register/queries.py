@@ -40,6 +40,7 @@ from ipchain.db.register import (
     record_links,
     record_locarno_classes,
     record_nice_classes,
+    record_vienna_codes,
     records,
 )
 from ipchain.encoding import record_id
@@ -250,6 +251,12 @@ class RecordFilter:
     """Registered on or after."""
     registered_to: datetime.date | None = None
     """Registered on or before."""
+    applicant: str | None = None
+    """Case-insensitive substring of an applicant's name now (a holder's, after a
+    transfer)."""
+    vienna_code: str | None = None
+    """A Vienna code (``26.04.01``), division (``26.04``) or category (``26``) of the mark's
+    figurative elements."""
     links_to: str | None = None
     """A record key the record's events link to (its priority claim, the mark it designates
     from ...)."""
@@ -359,6 +366,7 @@ def _holder(data: str | None) -> str | None:
 
 _OFFICE = re.compile(r"[A-Z]{2}")
 _LOCARNO = re.compile(r"[0-9]{2}(-[0-9]{2})?")
+_VIENNA = re.compile(r"[0-9]{2}(\.[0-9]{2}(\.[0-9]{2})?)?")
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -400,6 +408,11 @@ def _check_filter(filter: RecordFilter) -> None:
         raise InvalidInputError("ip_type must be TM or DS", field="ip_type")
     if filter.locarno_class is not None and not _LOCARNO.fullmatch(filter.locarno_class):
         raise InvalidInputError("locarno_class must be CC or CC-SS", field="locarno_class")
+    _check_text(filter.applicant, "applicant")
+    if filter.vienna_code is not None and not _VIENNA.fullmatch(filter.vienna_code):
+        raise InvalidInputError(
+            "vienna_code must be CC, CC.DD or CC.DD.SS (26, 26.04, 26.04.01)", field="vienna_code"
+        )
     relations = event_catalog().link_relations
     if filter.relation is not None and filter.relation not in relations:
         raise InvalidInputError(
@@ -727,7 +740,19 @@ class RegisterQueries:
                 )
             )
         if filter.text:
-            conditions.append(self._text_condition(filter.text))
+            conditions.append(self._text_condition(filter.text, records.c.mark_text_folded))
+        if filter.applicant:
+            conditions.append(self._text_condition(filter.applicant, records.c.holder_text_folded))
+        if filter.vienna_code is not None:
+            code = filter.vienna_code
+            column = record_vienna_codes.c.vienna_code
+            conditions.append(
+                records.c.record_key.in_(
+                    select(record_vienna_codes.c.record_key).where(
+                        column == code if len(code) == 8 else column.like(f"{code}.%")
+                    )
+                )
+            )
         if filter.links_to is not None or filter.relation is not None:
             linking = select(record_links.c.source_key)
             if filter.links_to is not None:
@@ -745,15 +770,16 @@ class RegisterQueries:
                 conditions.append(column <= high)
         return conditions
 
-    def _text_condition(self, text: str) -> ColumnElement[bool]:
-        """Records whose folded mark text contains ``text``, found through migration 0006's
-        index: SQLite's FTS5 trigram table (a quoted phrase is a substring match), or
-        PostgreSQL's trigram GIN index, which serves this ``LIKE`` itself. Under three
-        characters no trigram exists, and ``LIKE`` reads every record on both."""
+    def _text_condition(self, text: str, column: ColumnElement[Any]) -> ColumnElement[bool]:
+        """Records whose folded ``column`` (mark text, or applicants) contains ``text``,
+        found through the text-search index (migrations 0006 and 0010): SQLite's FTS5
+        trigram table (a quoted phrase in that column is a substring match), or PostgreSQL's
+        trigram GIN indexes, which serve this ``LIKE`` themselves. Under three characters no
+        trigram exists, and ``LIKE`` reads every record on both."""
         folded = text.casefold()
         if self._text_index is None or len(folded) < _TRIGRAM:
-            return records.c.mark_text_folded.like(_like_pattern(folded), escape="\\")
-        phrase = '"' + folded.replace('"', '""') + '"'
+            return column.like(_like_pattern(folded), escape="\\")
+        phrase = "{" + str(column.key) + '} : "' + folded.replace('"', '""') + '"'
         return literal_column("records.rowid").in_(
             self._text_index.bindparams(phrase=phrase).columns(literal_column("rowid"))
         )

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006_mark_text_search"
@@ -52,11 +53,6 @@ _SQLITE_DOWN = (
     "DROP TRIGGER IF EXISTS records_fts_insert",
     "DROP TABLE IF EXISTS records_fts",
 )
-_POSTGRESQL_UP = (
-    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
-    "CREATE INDEX IF NOT EXISTS ix_records_mark_text_folded_trgm ON records "
-    "USING gin (mark_text_folded gin_trgm_ops)",
-)
 _POSTGRESQL_DOWN = ("DROP INDEX IF EXISTS ix_records_mark_text_folded_trgm",)
 
 
@@ -65,11 +61,32 @@ def _run(statements: Sequence[str]) -> None:
         op.execute(statement)
 
 
+def trigram_operator_class() -> str:
+    """``gin_trgm_ops`` qualified by the schema ``pg_trgm`` lives in: made in ``public`` when
+    the database has none, so that it outlives the schema of any one index (and a search path
+    without its schema still finds it)."""
+    op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public")
+    schema = (
+        op.get_bind()
+        .execute(
+            sa.text(
+                "SELECT extnamespace::regnamespace::text FROM pg_extension "
+                "WHERE extname = 'pg_trgm'"
+            )
+        )
+        .scalar_one()
+    )
+    return f"{schema}.gin_trgm_ops"
+
+
 def upgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         _run(_SQLITE_UP)
     else:
-        _run(_POSTGRESQL_UP)
+        op.execute(
+            "CREATE INDEX IF NOT EXISTS ix_records_mark_text_folded_trgm ON records "
+            f"USING gin (mark_text_folded {trigram_operator_class()})"
+        )
 
 
 def downgrade() -> None:
