@@ -158,9 +158,19 @@ class EventCodeOut(_Model):
 
     code: str
     name: str
-    category: str
+    category: str = Field(description="ST.27 category letter.")
     ip_types: list[str]
-    sets_status: str | None
+    standards: list[str] = Field(description="WIPO ST.61 (trademarks), ST.87 (designs).")
+    allowed_after: list[str | None] = Field(
+        description="The record statuses the event may follow (null: a record's first event)."
+    )
+    sets_status: str | None = Field(description="The status after it (null: unchanged).")
+    restores_previous_status: bool = Field(
+        description="Whether it returns the record to its status before its last change."
+    )
+    starts_record: bool = Field(
+        description="Whether it starts a record and must carry its minimum record data."
+    )
 
     @classmethod
     def of(cls, code: EventCode) -> EventCodeOut:
@@ -169,7 +179,14 @@ class EventCodeOut(_Model):
             name=code.name,
             category=code.category,
             ip_types=sorted(str(ip_type.value) for ip_type in code.ip_types),
+            standards=list(code.standards),
+            allowed_after=sorted(
+                (None if status is None else str(status.value) for status in code.requires_status),
+                key=lambda status: (status is not None, status or ""),
+            ),
             sets_status=None if code.sets_status is None else str(code.sets_status.value),
+            restores_previous_status=code.restores_previous_status,
+            starts_record=code.requires_complete_data,
         )
 
 

@@ -32,8 +32,11 @@ def event_codes(
         Query(description="A record key: only the codes that may come next for it.", max_length=80),
     ] = None,
 ) -> EventCodeList:
-    """The catalogue's key event codes (ST.61 for trademarks, ST.87 for designs) with their
-    names; with ``record``, only those its type and current status allow next."""
+    """The catalogue's key event codes (ST.61 for trademarks, ST.87 for designs): their names,
+    ST.27 categories, the statuses each may follow (``allowed_after``; null for a record's
+    first event) and the status it sets — the transitions the node enforces. With ``record``,
+    only those its type and current status allow next. The document schema itself is the
+    submit endpoint's request body in the OpenAPI document."""
     codes = list(event_catalog().codes.values())
     if record is None:
         return EventCodeList(

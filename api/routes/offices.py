@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Header, Request, Response, status
 from starlette.concurrency import run_in_threadpool
@@ -19,7 +19,8 @@ from ipchain.errors import (
     MalformedBodyError,
     NotFoundError,
 )
-from ipchain.register.submissions import SubmissionView
+from ipchain.register.document_schema import register_event_schema
+from ipchain.register.submissions import MAX_EVENTS_PER_SUBMISSION, SubmissionView
 
 router = APIRouter(tags=["offices"])
 
@@ -52,6 +53,12 @@ def get_office(office: str, service: Service, base: BaseUrl) -> OfficeDetail:
     raise NotFoundError(f"office {office} is not a member of the consortium")
 
 
+# The published document schema, inline (OpenAPI 3.1 schemas are JSON Schema 2020-12); its
+# own $schema and $id are left out, as a schema object embedded in the document.
+_EVENT_DOCUMENT: Final[dict[str, Any]] = {
+    key: value for key, value in register_event_schema().items() if key not in ("$schema", "$id")
+}
+
 _SUBMIT_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -59,11 +66,7 @@ _SUBMIT_BODY: dict[str, Any] = {
             "application/json": {
                 "schema": {
                     "oneOf": [
-                        {
-                            "type": "object",
-                            "description": "One register event document "
-                            "(schema ipchain/register-event/v1).",
-                        },
+                        _EVENT_DOCUMENT,
                         {
                             "type": "object",
                             "description": "Several events, accepted or refused together.",
@@ -73,7 +76,8 @@ _SUBMIT_BODY: dict[str, Any] = {
                                 "events": {
                                     "type": "array",
                                     "minItems": 1,
-                                    "items": {"type": "object"},
+                                    "maxItems": MAX_EVENTS_PER_SUBMISSION,
+                                    "items": _EVENT_DOCUMENT,
                                 }
                             },
                         },
