@@ -59,3 +59,24 @@ def test_documents_the_reader_refuses_are_refused_by_the_schema(validator: Any, 
     with pytest.raises(InvalidInputError):
         RegisterEvent.from_document(document)
     assert not validator.is_valid(document), case
+
+
+def test_every_submit_example_in_the_openapi_document_is_valid(validator: Any) -> None:
+    from api.routes.offices import _SUBMIT_EXAMPLES
+
+    assert {
+        "filing",
+        "examination",
+        "publication",
+        "opposition",
+        "registration",
+        "renewal",
+        "transfer",
+        "batch",
+        "priority-claim",
+    } <= set(_SUBMIT_EXAMPLES)
+    for name, example in _SUBMIT_EXAMPLES.items():
+        value = example["value"]
+        for document in value.get("events", [value]):
+            assert not list(validator.iter_errors(document)), name
+            RegisterEvent.from_document(document)  # the reader accepts it too

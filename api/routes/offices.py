@@ -59,6 +59,92 @@ _EVENT_DOCUMENT: Final[dict[str, Any]] = {
     key: value for key, value in register_event_schema().items() if key not in ("$schema", "$id")
 }
 
+_FILING: Final[dict[str, Any]] = {
+    "schema": "ipchain/register-event/v1",
+    "record_key": "EM/TM/018123456",
+    "event_code": "A10",
+    "event_date": "2025-03-14",
+    "record_data": {
+        "mark_verbal_element_text": "NORDLICHT",
+        "mark_feature_category": "Word",
+        "nice_classes": [
+            {"class_number": 9, "descriptions": [{"language_code": "en", "text": "Software"}]}
+        ],
+        "applicants": [{"name": "Nordlicht GmbH", "country_code": "DE"}],
+        "application_date": "2025-03-14",
+    },
+}
+
+
+def _follow_up(code: str, day: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "schema": "ipchain/register-event/v1",
+        "record_key": "EM/TM/018123456",
+        "event_code": code,
+        "event_date": day,
+        **fields,
+    }
+
+
+_FOLLOW_UPS: Final[dict[str, tuple[str, dict[str, Any]]]] = {
+    "examination": ("Examination started (D10)", _follow_up("D10", "2025-03-20")),
+    "publication": ("Application published (Q10)", _follow_up("Q10", "2025-04-02")),
+    "opposition": (
+        "Opposition filed (E10), with the office's own code",
+        _follow_up("E10", "2025-05-30", national_code="OPP", office_reference="B 3 241 117"),
+    ),
+    "registration": (
+        "Right registered (F10)",
+        _follow_up(
+            "F10",
+            "2025-07-10",
+            record_data={
+                "registration_date": "2025-07-10",
+                "registration_number": "018123456",
+                "expiry_date": "2035-03-14",
+            },
+        ),
+    ),
+    "renewal": (
+        "Right renewed (M10)",
+        _follow_up("M10", "2035-02-01", record_data={"expiry_date": "2045-03-14"}),
+    ),
+    "transfer": (
+        "Transfer of ownership recorded (R10): the new holder",
+        _follow_up(
+            "R10",
+            "2026-09-01",
+            record_data={"applicants": [{"name": "Aurora Holdings SA", "country_code": "LU"}]},
+        ),
+    ),
+}
+
+_SUBMIT_EXAMPLES: Final[dict[str, Any]] = {
+    "filing": {"summary": "One trademark filing (A10)", "value": _FILING},
+    "priority-claim": {
+        "summary": "A filing claiming the priority of another office's first filing",
+        "value": {
+            **_FILING,
+            "record_key": "EM/TM/018123457",
+            "event_date": "2025-06-30",
+            "record_data": {**_FILING["record_data"], "application_date": "2025-06-30"},
+            "links": [
+                {"relation": "priority", "record_key": "AU/TM/2512345", "link_date": "2025-01-10"}
+            ],
+        },
+    },
+    **{
+        name: {"summary": summary, "value": value} for name, (summary, value) in _FOLLOW_UPS.items()
+    },
+    "batch": {
+        "summary": "A filing and its first follow-ups, accepted or refused together",
+        "value": {
+            "events": [_FILING, _FOLLOW_UPS["examination"][1], _FOLLOW_UPS["publication"][1]]
+        },
+    },
+}
+"""The submit body's examples: each is a valid document (tests/test_document_schema.py)."""
+
 _SUBMIT_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -83,31 +169,7 @@ _SUBMIT_BODY: dict[str, Any] = {
                         },
                     ]
                 },
-                "examples": {
-                    "filing": {
-                        "summary": "One trademark filing",
-                        "value": {
-                            "schema": "ipchain/register-event/v1",
-                            "record_key": "EM/TM/018123456",
-                            "event_code": "A10",
-                            "event_date": "2025-03-14",
-                            "record_data": {
-                                "mark_verbal_element_text": "NORDLICHT",
-                                "mark_feature_category": "Word",
-                                "nice_classes": [
-                                    {
-                                        "class_number": 9,
-                                        "descriptions": [
-                                            {"language_code": "en", "text": "Software"}
-                                        ],
-                                    }
-                                ],
-                                "applicants": [{"name": "Nordlicht GmbH", "country_code": "DE"}],
-                                "application_date": "2025-03-14",
-                            },
-                        },
-                    }
-                },
+                "examples": _SUBMIT_EXAMPLES,
             }
         },
     }
