@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from api.deps import (
@@ -32,6 +32,7 @@ from api.schemas import (
 from ipchain.errors import InvalidInputError
 from ipchain.register.catalog import RecordKey, RecordStatus
 from ipchain.register.queries import SORT_KEYS, RecordFilter
+from ipchain.register.st96 import export_record
 
 router = APIRouter(tags=["records"])
 
@@ -249,3 +250,29 @@ def get_record_events(
     return RecordHistory(
         record_key=key, items=[Event.of(view) for view in service.queries.record_events(key)]
     )
+
+
+@router.get(
+    "/records/{office}/{ip_type}/{number}/st96",
+    summary="A record as WIPO ST.96 XML",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"application/xml": {}},
+            "description": "A tmk:TrademarkBag or dgn:DesignBag holding the record (ipchain's "
+            "subset of ST.96 7.0: docs/st96.md).",
+        },
+        404: _PROBLEM,
+        422: _PROBLEM,
+    },
+)
+def get_record_st96(
+    office: RecordOffice, ip_type: RecordType, number: RecordNumber, service: Service
+) -> Response:
+    """The record's current data as ST.96 XML: application number, filing, registration and
+    expiry dates, status and status date, mark (verbal element, feature category, Vienna
+    codes) or design (Locarno classes, product indications), goods and services, applicants,
+    designers, representatives and the priorities it claims. ``ipchain import`` reads the
+    same XML back."""
+    key = _record_key(office, ip_type, number)
+    return Response(export_record(service.queries, key), media_type="application/xml")

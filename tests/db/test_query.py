@@ -62,7 +62,7 @@ def anchored(
                 signer=SIGNER,
                 block_number=block,
                 block_hash=block.to_bytes(32, "big"),
-                transaction_hash=bytes(31) + bytes([offset]),
+                transaction_hash=offset.to_bytes(32, "big"),
                 log_index=0,
                 document=document,
             )

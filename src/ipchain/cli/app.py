@@ -282,6 +282,87 @@ def revoke(
         console.print(line, highlight=False, soft_wrap=True)
 
 
+@app.command("import")
+def import_register(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="JSON Lines of event documents, or ST.96 XML (TrademarkBag, DesignBag)."
+        ),
+    ],
+    url: Annotated[
+        str, typer.Option("--url", help="The office node's API.")
+    ] = "http://127.0.0.1:8000",
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token", envvar="IPCHAIN_TOKEN", help="The office's API token [env IPCHAIN_TOKEN]."
+        ),
+    ] = None,
+    office: Annotated[
+        str | None, typer.Option("--office", help="ST.3 code (default: the first record's).")
+    ] = None,
+    batch_events: Annotated[
+        int, typer.Option("--batch", min=1, max=10_000, help="Events per request.")
+    ] = 1_000,
+) -> None:
+    """Onboard an existing register through the office node's API: streamed, validated as the
+    API validates, resumable after a crash or Ctrl-C (run it again), nothing anchored twice."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from ipchain.cli.importer import import_file, survey
+
+    if token is None:
+        raise IpchainError("an API token is needed: --token, or IPCHAIN_TOKEN")
+    if not file.is_file():
+        raise IpchainError(f"no file {file}")
+    import requests
+
+    with console.status("Reading the file…"):
+        digest, records, events = survey(file)
+    console.print(f"{file.name}: {records:,} records, {events:,} events", highlight=False)
+    with Progress(
+        TextColumn("Importing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("events · {task.fields[rate]:,.0f}/s"),
+        TimeRemainingColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task("import", total=events, rate=0.0)
+
+        def advance(count: int) -> None:
+            bar.advance(task, count)
+            speed = bar.tasks[task].speed
+            bar.update(task, rate=speed or 0.0)
+
+        with requests.Session() as session:
+            summary = import_file(
+                file,
+                session,
+                url.rstrip("/") + "/api/v1",
+                token,
+                office=office.upper() if office else None,
+                batch_events=batch_events,
+                progress=advance,
+                digest=digest,
+            )
+    rate = summary.events / summary.seconds if summary.seconds else 0.0
+    console.print(
+        f"[green]imported[/] {summary.records:,} records, {summary.events:,} events in "
+        f"{summary.batches} batches ({summary.replayed} already accepted before), anchored in "
+        f"{summary.seconds:,.1f} s ({rate:,.0f} events/s); "
+        f"{summary.unverifiable_links} links unverifiable",
+        highlight=False,
+    )
+
+
 @index_app.command("retry-quarantined")
 def index_retry_quarantined(data_dir: DataDir = None, rpc_url: RpcUrl = None) -> None:
     """Index again the chain logs this node quarantined (after an upgrade that reads more);
