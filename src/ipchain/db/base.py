@@ -209,11 +209,21 @@ def storable_text(value: str, limit: int | None = None) -> str:
     return value
 
 
+_LOST_TRANSACTION: Final = ("no such savepoint", "no transaction is active")
+"""What SQLite says when a failure already rolled the transaction back."""
+
+
 def describe_error(error: BaseException, limit: int = 600) -> str:
     """An error in one line for logs and health reports: a database error by the driver's
     message (not SQLAlchemy's several lines with the statement and its parameters)."""
     from sqlalchemy import exc
 
+    # SQLite rolls a whole transaction back on some failures (a full disk above all): the
+    # savepoint being unwound then no longer exists, and that error hides the real one.
+    while error.__context__ is not None and any(
+        lost in str(error) for lost in _LOST_TRANSACTION
+    ):
+        error = error.__context__
     cause: BaseException = error
     if isinstance(error, exc.DBAPIError) and error.orig is not None:
         cause = error.orig
