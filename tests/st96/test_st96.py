@@ -19,10 +19,11 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from ipchain.cli.importer import ImportFailed, import_file
+from ipchain.cli.importer import import_file
 from ipchain.db.register import events
 from ipchain.errors import InvalidInputError
 from ipchain.register.demo_data import generate_demo_events
+from ipchain.register.importing import ImportFailed
 from ipchain.register.models import RegisterEvent
 from ipchain.register.queries import RegisterQueries
 from ipchain.register.st96 import export_records, read_st96, record_element

@@ -316,7 +316,8 @@ def import_register(
         TimeRemainingColumn,
     )
 
-    from ipchain.cli.importer import import_file, survey
+    from ipchain.cli.importer import import_file
+    from ipchain.register.importing import survey
 
     if token is None:
         raise IpchainError("an API token is needed: --token, or IPCHAIN_TOKEN")

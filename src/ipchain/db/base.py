@@ -220,9 +220,7 @@ def describe_error(error: BaseException, limit: int = 600) -> str:
 
     # SQLite rolls a whole transaction back on some failures (a full disk above all): the
     # savepoint being unwound then no longer exists, and that error hides the real one.
-    while error.__context__ is not None and any(
-        lost in str(error) for lost in _LOST_TRANSACTION
-    ):
+    while error.__context__ is not None and any(lost in str(error) for lost in _LOST_TRANSACTION):
         error = error.__context__
     cause: BaseException = error
     if isinstance(error, exc.DBAPIError) and error.orig is not None:
