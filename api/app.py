@@ -40,6 +40,7 @@ from api.routes import (
     feed,
     governance,
     health,
+    imports,
     links,
     network,
     offices,
@@ -116,7 +117,7 @@ def create_app(service: NodeService, *, max_body_bytes: int = MAX_BODY_BYTES) ->
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
         expose_headers=["Location"],
     )
-    for module in (offices, records, events, submissions, health):
+    for module in (offices, records, events, submissions, imports, health):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(verification.router, prefix=API_PREFIX)
     app.include_router(governance.router, prefix=API_PREFIX)

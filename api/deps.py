@@ -3,7 +3,7 @@ parameter types and route class that keep every public input bounded.
 
 - :data:`Limit` and :data:`Offset` bound paging (``offset`` ≤ :data:`MAX_OFFSET`), and
   :data:`IsoDate` takes a date only as ISO 8601 ``YYYY-MM-DD`` (never a bare number).
-- :func:`authenticate_request` and :func:`check_json_body` are what
+- :func:`authenticate_request` and :func:`check_body_type` are what
   :class:`api.problems.InputGuard` runs for every documented write before its body is read:
   the bearer token (``401``), then the body's media type and charset (``415``).
 """
@@ -134,6 +134,24 @@ IsoDate = Annotated[datetime.date, BeforeValidator(_iso_date)]
 # --- writes: the body's type before parsing --------------------------------------------------
 
 _UTF8: Final = frozenset({"utf-8", "utf8"})
+
+
+def check_body_type(content_type: str | None, declared: frozenset[str]) -> None:
+    """Refuse (415) a body of a type the operation does not declare: JSON operations take
+    JSON in UTF-8 (:func:`check_json_body`), others one of their declared media types."""
+    if not declared or any(_is_json(media_type) for media_type in declared):
+        check_json_body(content_type)
+        return
+    media_type = (content_type or "").partition(";")[0].strip().lower()
+    if media_type not in declared:
+        raise UnsupportedMediaTypeError(
+            f"the body must be one of {', '.join(sorted(declared))}, not {media_type or 'untyped'}",
+            field="Content-Type",
+        )
+
+
+def _is_json(media_type: str) -> bool:
+    return media_type == "application/json" or media_type.endswith("+json")
 
 
 def check_json_body(content_type: str | None) -> None:

@@ -41,7 +41,7 @@ from sqlalchemy import exc as sql_errors
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from api.deps import authenticate_request, check_json_body
+from api.deps import authenticate_request, check_body_type
 from ipchain.errors import (
     AuthenticationError,
     AuthorizationError,
@@ -396,6 +396,8 @@ class _Operation:
     """Needs a bearer token (the document lists a security requirement)."""
     takes_body: bool
     """Has a request body."""
+    media_types: frozenset[str] = frozenset()
+    """The body's media types the document declares."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -428,7 +430,9 @@ def _path_templates(app: FastAPI) -> list[_PathTemplate]:
                 regex += re.escape(part)
         operations = {
             method.upper(): _Operation(
-                secured=bool(operation.get("security")), takes_body="requestBody" in operation
+                secured=bool(operation.get("security")),
+                takes_body="requestBody" in operation,
+                media_types=frozenset(operation.get("requestBody", {}).get("content", {})),
             )
             for method, operation in item.items()
             if method in _HTTP_METHODS and isinstance(operation, dict)
@@ -588,7 +592,7 @@ class InputGuard:
             if operation.secured:
                 scope.setdefault("state", {})["office"] = await authenticate_request(request)
             if operation.takes_body:
-                check_json_body(request.headers.get("Content-Type"))
+                check_body_type(request.headers.get("Content-Type"), operation.media_types)
         except IpchainError as error:
             return error_response(error, method, path)
         except _DATABASE_ERRORS as error:
@@ -702,16 +706,21 @@ class _BodyTooLarge(Exception):
     pass
 
 
+STREAMED_UPLOADS: Final = re.compile(r"/api/v1/offices/[^/]+/imports")
+"""Paths whose bodies stream to disk under a limit of their own (register files)."""
+
+
 class BodySizeLimit:
     """ASGI middleware refusing request bodies over ``max_bytes`` with a 413 problem: by the
-    ``Content-Length`` header when there is one, else while the body streams in."""
+    ``Content-Length`` header when there is one, else while the body streams in. Uploads of
+    register files (:data:`STREAMED_UPLOADS`) are left to their route's own limit."""
 
     def __init__(self, app: Callable[..., Awaitable[None]], max_bytes: int = MAX_BODY_BYTES):
         self.app = app
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: _Scope, receive: _Receive, send: _Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or STREAMED_UPLOADS.fullmatch(str(scope.get("path", ""))):
             await self.app(scope, receive, send)
             return
         declared = _content_length(scope)

@@ -23,6 +23,7 @@ from ipchain.governance.queries import (
     SignerView,
     StatusChangeView,
 )
+from ipchain.node.imports import ImportJob
 from ipchain.register.queries import EventView, RecordNotes, RecordView
 from ipchain.register.submissions import SubmissionEntryView, SubmissionView
 
@@ -710,3 +711,27 @@ class OfficeDetail(Office):
     certificate: AttestationOut | None = Field(
         default=None, description="Its latest office-certificate attestation (a valid one if any)."
     )
+
+
+class ImportJobOut(_Model):
+    """An import job and how far it got: poll it until completed or failed."""
+
+    id: str
+    office: str
+    status: str = Field(description="queued, running, completed or failed.")
+    created_at: str
+    updated_at: str
+    file_bytes: int
+    events_sent: int = Field(description="Events accepted so far.")
+    records: int
+    events: int
+    batches: int
+    replayed: int = Field(description="Batches an earlier run of the job had sent.")
+    unverifiable_links: int
+    seconds: float
+    error: str | None = Field(description="Why it failed: the file line, record and field.")
+    links: dict[str, str]
+
+    @classmethod
+    def of(cls, job: ImportJob, base: str) -> ImportJobOut:
+        return cls(**dataclasses.asdict(job), links={"self": f"{base}/imports/{job.id}"})

@@ -58,6 +58,7 @@ from ipchain.governance.actions import GovernanceActions
 from ipchain.governance.indexing import register_governance_handlers
 from ipchain.governance.queries import GovernanceQueries
 from ipchain.keys import OfficeKey, signer_key_name
+from ipchain.node.imports import ImportJobs
 from ipchain.node.setup import Node
 from ipchain.node.tokens import authenticate, create_token
 from ipchain.register.indexing import register_handlers
@@ -416,8 +417,18 @@ class NodeService:
                 self._stop,
                 self.options.indexer_interval,
             )
+        if self.options.run_submitter:
+            # Import jobs run where the signer keys are: beside the submitter.
+            self._spawn(
+                "ipchain-imports", self.import_jobs.run_forever, self.submissions, self._stop
+            )
         self._started = True
         return self
+
+    @property
+    def import_jobs(self) -> ImportJobs:
+        """The node's import jobs (uploaded register files)."""
+        return ImportJobs(self.settings.data_dir / "imports")
 
     def stop(self) -> None:
         """Stop the threads (finishing the round in progress), close the chain and the index."""
