@@ -367,8 +367,10 @@ async function showRecord(key, options = {}) {
   let verdicts = {};
   let summary = `<div class="summary"><span class="badge checking">checking</span> against the chain…</div>`;
   let differences = [];
+  let linkChecks = [];
   try {
     const check = await get(`/records/${key}/verify`);
+    linkChecks = check.link_checks || [];
     for (const e of check.events) if (e.seq !== null) verdicts[e.seq] = e;
     if (check.ok) {
       summary = `<div class="summary"><span class="badge verified">verified</span> every event matches the chain (${check.head_seq} anchored)</div>`;
@@ -390,7 +392,15 @@ async function showRecord(key, options = {}) {
   const chips = links.items.map((l) => {
     const other = l.record_key || l.external_number || "";
     const label = `${LINK_LABELS(l.relation, l.direction)} ${other}${l.mark_text ? " " + l.mark_text : ""}`;
-    return `<button type="button" class="chip ${esc(l.direction)}" data-key="${esc(l.record_key || "")}" title="${esc(l.relation)}${l.link_date ? " · " + esc(l.link_date) : ""}${l.holder ? " · " + esc(l.holder) : ""}">${l.direction === "outgoing" ? "→" : "←"} ${esc(label)}</button>`;
+    // An outgoing link's check against the chain (GET …/verify): ✓ verified, ? unverifiable,
+    // ✗ and the failed check otherwise.
+    const checked = l.direction === "outgoing"
+      ? linkChecks.find((c) => c.record_key === l.record_key && c.relation === l.relation) : null;
+    const result = checked ? checked.result : "";
+    const kind = !checked ? "" : result === "link-verified" ? "link-ok" : result === "link-unverifiable" ? "link-unknown" : "link-fail";
+    const mark = !checked ? "" : kind === "link-ok" ? " ✓" : kind === "link-unknown" ? " ?" : ` ✗ ${result.replace("link-", "").replace(/-/g, " ")}`;
+    const reason = checked ? " · " + checked.reason : "";
+    return `<button type="button" class="chip ${esc(l.direction)} ${kind}" data-key="${esc(l.record_key || "")}" data-result="${esc(result)}" title="${esc(l.relation)}${l.link_date ? " · " + esc(l.link_date) : ""}${l.holder ? " · " + esc(l.holder) : ""}${esc(reason)}">${l.direction === "outgoing" ? "→" : "←"} ${esc(label)}${esc(mark)}</button>`;
   }).join("");
   const byEvent = {};
   for (const d of differences) (byEvent[d.where] = byEvent[d.where] || []).push(d.sentence);

@@ -96,10 +96,20 @@ def test_a_records_timeline_is_verified_and_its_links_go_both_ways(
     chip = page.locator("#links .chip.incoming", has_text=claimant)
     expect(chip).to_contain_text("priority claimed by")
     chip.click()
-    expect(page.locator("#links .chip.outgoing", has_text="AU/DS/201211080")).to_contain_text(
-        "claims priority of"
-    )
+    claim = page.locator("#links .chip.outgoing", has_text="AU/DS/201211080")
+    expect(claim).to_contain_text("claims priority of")
+    expect(claim).to_contain_text("✓")  # re-checked against the chain
+    expect(claim).to_have_class(re.compile(r"\blink-ok\b"))
     session.shot("priority")
+
+    # A claim no node would accept, anchored past the API: the chain holds it, and its chip
+    # says which check fails.
+    page.goto(f"{demo_node.url}/workshop#EM/TM/019900001")
+    bad = page.locator("#links .chip.outgoing")
+    expect(bad).to_have_class(re.compile(r"\blink-fail\b"))
+    expect(bad).to_contain_text("date mismatch")
+    expect(page.locator("#record .summary")).to_contain_text("every event matches the chain")
+    session.shot("priority-failing")
 
 
 def test_presenter_mode_fits_1280_by_720_without_wrapping(

@@ -24,6 +24,7 @@ refusing to mine, a full disk, a database or chain node that does not answer, no
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import os
@@ -53,6 +54,7 @@ from ipchain.db.base import (
 from ipchain.db.indexer import HandlerRegistry, Indexer
 from ipchain.db.register import event_flags, quarantined_events
 from ipchain.db.submissions import OutboxState, outbox
+from ipchain.encoding import canonical_bytes, document_hash
 from ipchain.errors import ChainError, ChainUnavailableError
 from ipchain.governance.actions import GovernanceActions
 from ipchain.governance.indexing import register_governance_handlers
@@ -62,8 +64,9 @@ from ipchain.node.imports import ImportJobs
 from ipchain.node.setup import Node
 from ipchain.node.tokens import authenticate, create_token
 from ipchain.register.indexing import register_handlers
-from ipchain.register.ledger import DEFAULT_BATCH_SIZE
+from ipchain.register.ledger import DEFAULT_BATCH_SIZE, EventToAnchor
 from ipchain.register.links import LinkChecker, LinkCheckError
+from ipchain.register.models import SCHEMA, RegisterEvent
 from ipchain.register.queries import RegisterQueries
 from ipchain.register.submissions import LinkCheckFunction, SubmissionService, SubmissionView
 from ipchain.register.submitter import Submitter
@@ -852,7 +855,58 @@ def load_demo_data(
                 time.sleep(1.0)  # only other nodes can make progress now
                 deferred_since_progress = 0
     service.wait_until_idle(timeout, progress=watch)
+    if {"AU", "EM"} <= set(chosen):
+        total += _anchor_bad_claims(service)
     return total
+
+
+_BAD_CLAIMS: Final = (
+    ("EM/TM/019900001", "the claimed date is a day off", 1, 120),
+    ("EM/TM/019900002", "filed nine months after the first filing", 0, 270),
+)
+"""Demo priority claims no node would accept — (record key, why, days added to the claimed
+date, days from the first filing to the claim) — anchored straight to the chain with EM's own
+signer key, as a buggy or rogue node could: verification shows what is wrong with them."""
+
+
+def _anchor_bad_claims(service: NodeService) -> int:
+    from ipchain.register.queries import RecordFilter
+
+    firsts = service.queries.search_records(
+        RecordFilter(office="AU", ip_type="TM", status="registered"), limit=len(_BAD_CLAIMS)
+    ).items
+    events = []
+    for (key, why, date_offset, delay), first in zip(_BAD_CLAIMS, firsts, strict=False):
+        if first.filing_date is None or service.queries.has_record(key):
+            continue
+        filed = first.filing_date + datetime.timedelta(days=delay)
+        data = dict(first.data)
+        data["application_date"] = filed.isoformat()
+        for drop in ("registration_date", "registration_number", "expiry_date"):
+            data.pop(drop, None)
+        document = {
+            "schema": SCHEMA,
+            "record_key": key,
+            "event_code": "A10",
+            "event_date": filed.isoformat(),
+            "record_data": data,
+            "national_text": f"Demo: a priority claim that fails its check ({why})",
+            "links": [
+                {
+                    "relation": "priority",
+                    "record_key": first.record_key,
+                    "link_date": (
+                        first.filing_date + datetime.timedelta(days=date_offset)
+                    ).isoformat(),
+                }
+            ],
+        }
+        RegisterEvent.from_document(document)  # a valid document; only its claim is wrong
+        events.append(EventToAnchor(key, "A10", document_hash(document), canonical_bytes(document)))
+    if events:
+        service.node.ledger.anchor(service._signer_key("EM"), events)
+        service.indexer.run_once()
+    return len(events)
 
 
 def example_events(office: str) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -540,6 +540,10 @@ class RegisterQueries:
         locarno = {record_key: [code for (code,) in self._locarno.rows(record_key=record_key)]}
         return self._record_view(found[0], nice, locarno)
 
+    def has_record(self, record_key: str) -> bool:
+        """Whether the index has an event of ``record_key``."""
+        return bool(self._record.rows(record_key=record_key))
+
     def record_notes(self, record_key: str) -> RecordNotes:
         """Flags on the record's events and its quarantined logs (both usually empty)."""
         with self.session_factory() as session:
