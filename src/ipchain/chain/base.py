@@ -143,6 +143,12 @@ class ChainBackend(ABC):
     def block_number(self) -> int:
         """Number of the latest block."""
 
+    def block_number_within(self, seconds: float) -> int:
+        """:meth:`block_number`, giving up (:class:`~ipchain.errors.ChainUnavailableError`)
+        after ``seconds``: what a health check asks, which must answer while the chain does
+        not. A backend in this process answers at once."""
+        return self.block_number()
+
     @abstractmethod
     def get_block(self, number: int) -> BlockInfo:
         """A block by number; raises :class:`~ipchain.errors.ChainError` if it does not exist."""

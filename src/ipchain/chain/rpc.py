@@ -110,9 +110,9 @@ class RpcChain(ChainBackend):
     def chain_id(self) -> int:
         return self._chain_id
 
-    def _post(self, payload: Any) -> Any:
+    def _post(self, payload: Any, timeout: float | None = None) -> Any:
         try:
-            reply = self._session.post(self.url, json=payload, timeout=self._timeout)
+            reply = self._session.post(self.url, json=payload, timeout=timeout or self._timeout)
             reply.raise_for_status()
             return reply.json()
         except (requests.RequestException, ValueError) as error:
@@ -133,6 +133,12 @@ class RpcChain(ChainBackend):
 
     def block_number(self) -> int:
         return int(self._rpc("eth_blockNumber", []), 16)
+
+    def block_number_within(self, seconds: float) -> int:
+        self._request_id += 1
+        payload = {"jsonrpc": "2.0", "id": self._request_id, "method": "eth_blockNumber"}
+        response = self._post({**payload, "params": []}, timeout=seconds)
+        return int(_result("eth_blockNumber", response), 16)
 
     def get_block(self, number: int) -> BlockInfo:
         return _block(number, self._rpc("eth_getBlockByNumber", [hex(number), False]))
