@@ -124,11 +124,16 @@ def test_a_killed_process_is_restarted_and_nothing_is_lost(served: Served, name:
     filing, follow_up = example_events("AU")
     first = submit(served, "AU", filing)
     old = served.processes()[name]["pid"]
+    restarts = served.output.read_text().count(f"{name} process restarted")
     os.kill(old, signal.SIGKILL)
     deadline = time.monotonic() + 120
-    while served.processes()[name]["pid"] == old or "restarted" not in served.output.read_text():
+    while served.output.read_text().count(f"{name} process restarted") == restarts:
         assert time.monotonic() < deadline, served.output.read_text()
         time.sleep(0.2)
+    assert served.processes()[name]["pid"] != old
+    # Nothing of the killed process is left: uvicorn's workers went with their master.
+    with pytest.raises(ProcessLookupError):
+        os.killpg(old, 0)
     wait_indexed(served, "AU", first)
     wait_indexed(served, "AU", submit(served, "AU", follow_up))
     health = httpx.get(f"{served.base}/health", timeout=10).json()

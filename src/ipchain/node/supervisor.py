@@ -76,6 +76,13 @@ def _die_with_parent() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def _end_group(group: int, signal_number: int) -> None:
+    """Signal what is left of a child's process group (its own children, e.g. uvicorn's
+    workers, when the child itself died by ``kill -9``)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(group, signal_number)
+
+
 class Supervisor:
     """Starts, watches and stops a node's processes."""
 
@@ -110,6 +117,9 @@ class Supervisor:
                 stdin=subprocess.DEVNULL,
                 env={**os.environ, **spec.env},
                 preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+                # A process group of its own: the API's uvicorn workers are the master's
+                # children, not ours, and must go with it (see _end_group).
+                start_new_session=True,
             )
         finally:
             output.close()
@@ -149,6 +159,7 @@ class Supervisor:
                 if child.process.poll() is None or self._stopping.is_set():
                     continue
                 code = child.process.returncode
+                _end_group(child.process.pid, signal.SIGKILL)  # orphans would keep its port
                 delay = min(2.0 ** min(child.restarts, 5), _RESTART_BACKOFF_MAX)
                 if time.monotonic() - child.started > 60:
                     delay = 0.5  # it ran a good while: restart at once
@@ -183,6 +194,7 @@ class Supervisor:
                 except subprocess.TimeoutExpired:
                     child.process.kill()
                     child.process.wait()
+            _end_group(child.process.pid, signal.SIGKILL)
         with contextlib.suppress(FileNotFoundError):
             (self.run_dir / "processes.json").unlink()
 
