@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from typing import Final
 from urllib.parse import urlsplit
 
@@ -54,6 +55,7 @@ from ipchain.config import Settings
 from ipchain.encoding import prefer_pysha3_for_libraries
 from ipchain.errors import NotFoundError
 from ipchain.node.service import NodeService, ServiceOptions
+from ipchain.node.supervisor import die_with_parent
 
 DESCRIPTION = """\
 A permissioned-blockchain register of trademark and industrial-design events (WIPO CWS Task 59).
@@ -159,7 +161,12 @@ def create_app(service: NodeService, *, max_body_bytes: int = MAX_BODY_BYTES) ->
 def app_from_environment() -> FastAPI:
     """The API of the node the ``IPCHAIN_*`` settings name, for uvicorn's worker processes
     (``--factory``): it reads the index and writes only the outbox; the node's writer process
-    anchors and indexes, and holds the signer keys."""
+    anchors and indexes, and holds the signer keys. A worker ends when its master does (a
+    master killed by ``kill -9`` would leave it serving the port, unsupervised)."""
+    if sys.platform == "linux":
+        die_with_parent()
+        if os.getppid() == 1:  # the master died before the signal was asked for
+            raise SystemExit(0)
     prefer_pysha3_for_libraries()
     options = ServiceOptions(run_submitter=False, run_indexer=False)
     service = NodeService(Settings(), options).start()

@@ -100,14 +100,14 @@ PROFILES: dict[str, dict[str, Any]] = {
     "short": {
         "kills_per_process": 1,
         "unreachable_seconds": 5.0,
-        "soak_minutes": 1.0,
+        "soak_minutes": 0.5,
         "disk_hold_seconds": 3.0,
         "disk_mb": 128,
         "pg_restarts": 1,
         "burst_requests": 6,
         "burst_interval": 1.0,
         "recovery_timeout": 30.0,
-        "rss_interval": 15.0,
+        "rss_interval": 10.0,
         "pause": (0.3, 1.0),
     },
 }

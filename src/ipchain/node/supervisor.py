@@ -68,19 +68,13 @@ class _Child:
     answer: str = ""
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec: get SIGTERM when the supervisor dies (even by kill -9), so
-    no orphan keeps a port or the chain's lock."""
+def die_with_parent() -> None:
+    """Get SIGTERM when the parent process dies (even by kill -9), so that no orphan keeps a
+    port or the chain's lock: run in each child before exec, and by each of uvicorn's API
+    workers at start-up (the API master's children, not the supervisor's)."""
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def _end_group(group: int, signal_number: int) -> None:
-    """Signal what is left of a child's process group (its own children, e.g. uvicorn's
-    workers, when the child itself died by ``kill -9``)."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(group, signal_number)
 
 
 class Supervisor:
@@ -116,10 +110,7 @@ class Supervisor:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env={**os.environ, **spec.env},
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-                # A process group of its own: the API's uvicorn workers are the master's
-                # children, not ours, and must go with it (see _end_group).
-                start_new_session=True,
+                preexec_fn=die_with_parent if sys.platform == "linux" else None,
             )
         finally:
             output.close()
@@ -159,7 +150,6 @@ class Supervisor:
                 if child.process.poll() is None or self._stopping.is_set():
                     continue
                 code = child.process.returncode
-                _end_group(child.process.pid, signal.SIGKILL)  # orphans would keep its port
                 delay = min(2.0 ** min(child.restarts, 5), _RESTART_BACKOFF_MAX)
                 if time.monotonic() - child.started > 60:
                     delay = 0.5  # it ran a good while: restart at once
@@ -194,7 +184,6 @@ class Supervisor:
                 except subprocess.TimeoutExpired:
                     child.process.kill()
                     child.process.wait()
-            _end_group(child.process.pid, signal.SIGKILL)
         with contextlib.suppress(FileNotFoundError):
             (self.run_dir / "processes.json").unlink()
 
