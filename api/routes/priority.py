@@ -9,7 +9,6 @@ from importlib import resources
 from typing import Annotated, Literal
 
 import segno
-import weasyprint
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, Template, select_autoescape
@@ -85,6 +84,10 @@ def get_priority_document(
     html = _template().render(doc=document, bundle_url=bundle_url, qr_svg=qr_svg, base_url=origin)
     filename = key.replace("/", "-") + ".priority"
     if format == "pdf":
+        # Imported here: WeasyPrint loads Debian's pango when imported, which a node that
+        # never prints a PDF need not have (`make run` on a fresh machine).
+        import weasyprint
+
         pdf = weasyprint.HTML(string=html, url_fetcher=_no_fetch).write_pdf()
         return Response(
             pdf,

@@ -288,6 +288,11 @@ class LinkChecker:
             where = prefix.format(index)
             key = str(event.record_key)
             checks = []
+            claimed_on = None
+            if event.links:  # the claiming application's date, read once for all its links
+                claimed_on = claimed_filing_date(
+                    event, self._stored_documents(key) + earlier.get(key, [])
+                )
             for position, link in enumerate(event.links):
                 target = None if link.record_key is None else str(link.record_key)
                 first = None
@@ -299,9 +304,7 @@ class LinkChecker:
                     position,
                     member=link.record_key is None or link.record_key.office in members,
                     first=first,
-                    claimed_on=claimed_filing_date(
-                        event, self._stored_documents(key) + earlier.get(key, [])
-                    ),
+                    claimed_on=claimed_on,
                     closed=self.closed,
                 )
                 if check.failed:
